@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make reproduce` and `make test`.
+# Both create (once) and reuse a local virtual environment in .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= smoke
+
+.PHONY: reproduce test render lint clean-venv
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found: install python3.11 (Debian: apt-get install python3 python3-venv)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$(PYTHON) is older than 3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "venv failed: on Debian/Ubuntu run apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $(STAMP)
+
+## Run every study notebook with the smoke profile (embedded data, no download, CPU minutes).
+reproduce: $(STAMP)
+	$(BIN)/initlab run --profile $(PROFILE)
+
+## Run the test suite.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## Re-render every figure and table from the results store, without training.
+render: $(STAMP)
+	$(BIN)/initlab render --profile $(PROFILE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,99 @@
+"""`initlab`: run, re-render and list the studies; check and fetch data sets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import yaml
+
+from initlab import devices, paths, profiles, runner
+
+
+def _parse_value(text: str):
+    """`-p iterations 3` -> 3, `-p noises blur,gaussian` -> 'blur,gaussian' (split later)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="initlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "train what is missing, then execute the notebooks"),
+                       ("render", "re-execute the notebooks from the store only (no training)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("studies", nargs="*", help="study names (default: all)")
+        p.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+        p.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                       metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
+        p.add_argument("--device", default="auto", help=f"one of {', '.join(devices.DEVICES)}")
+    sub.add_parser("list", help="studies, profiles and their settings")
+    data = sub.add_parser("data", help="which data sets are present; fetch missing ones")
+    data.add_argument("action", choices=("check", "download"))
+    data.add_argument("names", nargs="*", help="data set names (default: all)")
+    return parser
+
+
+def cmd_run(args, train: bool) -> int:
+    overrides = {key: _parse_value(value) for key, value in args.param}
+    devices.pick_device(args.device)  # fail now on a device that is not there
+    chosen = runner.check_request(args.studies, args.profile, overrides)
+    failed = []
+    for study in chosen:
+        start = time.perf_counter()
+        print(f"== {study} ({args.profile}{', render only' if not train else ''})", flush=True)
+        outcome = runner.execute(study, args.profile, overrides, args.device, train)
+        took = time.perf_counter() - start
+        if outcome.error:
+            failed.append(study)
+            print(f"!! {study} failed after {took:.0f} s in {outcome.error}\n"
+                  f"   partial notebook: {outcome.notebook}", file=sys.stderr)
+        else:
+            print(f"ok {study} in {took:.0f} s -> {outcome.notebook.parent}", flush=True)
+    return 1 if failed else 0
+
+
+def cmd_list() -> int:
+    for study in runner.studies():
+        print(study)
+        for profile, values in profiles.describe(study).items():
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            print(f"  {profile:6s} {shown}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from initlab import data
+
+    names = args.names or list(data.DATASETS)
+    missing = 0
+    for name in names:
+        if args.action == "download" and not data.available(name):
+            data.load(name, "train", download=True)
+            data.load(name, "test", download=True)
+        present = data.available(name)
+        missing += not present
+        where = ", ".join(str(p) for p in data.expected_files(name)[:2])
+        print(f"{name:15s} {'present' if present else 'MISSING'}  {where}")
+    print(f"data folder: {paths.data_dir()}")
+    return 1 if missing and args.action == "download" else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("run", "render"):
+            return cmd_run(args, train=args.command == "run")
+        if args.command == "list":
+            return cmd_list()
+        return cmd_data(args)
+    except (ValueError, TypeError, LookupError, OSError) as error:
+        print(f"initlab: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

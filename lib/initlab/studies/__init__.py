@@ -1,0 +1,1 @@
+"""What one run of each study computes: settings in, tables and tensors out, no plotting."""
