@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torchvision.io import write_jpeg, write_png
+
 from initlab import data
 from initlab.data import CorruptDataError, DataUnavailableError, ImageSet
-from torchvision.io import write_jpeg, write_png
 
 RNG = np.random.default_rng(0)
 # torchvision 0.29 deprecates write_jpeg/write_png; they still write the real formats

@@ -4,7 +4,12 @@ import torch
 
 from initlab.models import build_model
 from initlab.similarity import (
-    align_to, filter_similarity, kernel_slices, matching, pairwise, permute_outputs,
+    align_to,
+    filter_similarity,
+    kernel_slices,
+    matching,
+    pairwise,
+    permute_outputs,
     set_kernel_slices,
 )
 
@@ -25,7 +30,8 @@ def test_metrics_match_a_brute_force_numpy_computation():
 def test_a_filter_and_its_negative_are_fully_similar():
     a = torch.randn(4, 3, 3)
     assert torch.allclose(filter_similarity(a, -a, "cosine"), torch.ones(4, dtype=torch.double))
-    assert torch.allclose(filter_similarity(a, -3 * a + 1, "pearson"), torch.ones(4, dtype=torch.double))
+    ones = torch.ones(4, dtype=torch.double)
+    assert torch.allclose(filter_similarity(a, -3 * a + 1, "pearson"), ones)
 
 
 def test_pairwise_covers_the_15_pairs_of_six_models():

@@ -72,8 +72,7 @@ def cmd_data(args) -> int:
     missing = 0
     for name in names:
         if args.action == "download" and not data.available(name):
-            data.load(name, "train", download=True)
-            data.load(name, "test", download=True)
+            data.download(name)
         present = data.available(name)
         missing += not present
         where = ", ".join(str(p) for p in data.expected_files(name)[:2])
@@ -83,6 +82,8 @@ def cmd_data(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from initlab.data import DataUnavailableError
+
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("run", "render"):
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return cmd_list()
         return cmd_data(args)
-    except (ValueError, TypeError, LookupError, OSError) as error:
+    except (ValueError, TypeError, LookupError, OSError, DataUnavailableError) as error:
         print(f"initlab: error: {error}", file=sys.stderr)
         return 2
 

@@ -34,7 +34,8 @@ from initlab.datasets_io import (
 
 __all__ = [
     "CIFAR100_COARSE_OF_FINE", "DATASETS", "FASHION_MNIST_CLASSES", "SPLITS", "CorruptDataError",
-    "DataUnavailableError", "ImageSet", "available", "download", "expected_files", "load", "reorganize_tiny_imagenet_val",
+    "DataUnavailableError", "ImageSet", "available", "download", "expected_files", "load",
+    "reorganize_tiny_imagenet_val",
 ]
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn",
@@ -117,7 +118,8 @@ class ImageSet:
         if any(s <= 0 for s in self.std):
             raise ValueError(f"ImageSet {self.name!r}: std must be positive, got {self.std}")
         if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= len(self.classes)):
-            raise ValueError(f"ImageSet {self.name!r}: labels must lie in 0..{len(self.classes) - 1}"
+            raise ValueError(f"ImageSet {self.name!r}: labels must lie in "
+                             f"0..{len(self.classes) - 1}"
                              f" (one per class name), got {int(labels.min())}..{int(labels.max())}")
 
     def __len__(self) -> int:

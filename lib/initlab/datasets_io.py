@@ -55,7 +55,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise CorruptDataError(f"cannot read IDX file {path}: {err}") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise CorruptDataError(f"{path} is not an IDX file (magic number {raw[:4].hex() or 'none'})")
+        magic = raw[:4].hex() or "none"
+        raise CorruptDataError(f"{path} is not an IDX file (magic number {magic})")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:

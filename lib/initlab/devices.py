@@ -33,7 +33,8 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no CUDA GPU is visible; use 'auto' or 'cpu'")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' requested but no Apple GPU is available; use 'auto' or 'cpu'")
+        raise ValueError("device 'mps' requested but no Apple GPU is available; "
+                         "use 'auto' or 'cpu'")
     return torch.device(name)
 
 

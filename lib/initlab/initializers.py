@@ -12,8 +12,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from initlab.similarity import HIGHER_IS_MORE_SIMILAR, align_to, kernel_slices, pairwise
-from initlab.similarity import set_kernel_slices
+from initlab.similarity import (
+    HIGHER_IS_MORE_SIMILAR,
+    align_to,
+    kernel_slices,
+    pairwise,
+    set_kernel_slices,
+)
 
 Initializer = Callable[..., nn.Module]
 _REGISTRY: dict[str, Initializer] = {}

@@ -139,7 +139,8 @@ def gather(settings_list: list, results: list[Result], table: str) -> pd.DataFra
 
 def load(study: str, table: str, root: Path | None = None) -> pd.DataFrame:
     """Every finished run of `study` in the store: `table` with the run's settings as columns."""
-    folders = sorted(p for p in ((root or paths.store_dir()) / study).glob("*") if (p / DONE).exists())
+    base = (root or paths.store_dir()) / study
+    folders = sorted(p for p in base.glob("*") if (p / DONE).exists())
     frames = []
     for folder in folders:
         csv = folder / f"{table}.csv"

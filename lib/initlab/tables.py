@@ -46,7 +46,8 @@ def mean_std(frame: pd.DataFrame, by: Sequence[str], value: str = "value",
              digits: int = 3) -> pd.Series:
     """'mean (std)' strings per group, the layout of the original papers' tables."""
     grouped = frame.groupby(list(by), sort=False)[value]
-    return grouped.mean().round(digits).astype(str) + " (" + grouped.std().round(digits).astype(str) + ")"
+    mean, std = grouped.mean().round(digits), grouped.std().round(digits)
+    return mean.astype(str) + " (" + std.astype(str) + ")"
 
 
 def paired_difference(frame: pd.DataFrame, by: str, pair_on: str, baseline: str,

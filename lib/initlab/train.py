@@ -9,6 +9,7 @@ parameter snapshots.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -133,7 +134,8 @@ def fit(
     if 0 in snapshot_epochs:
         history.snapshots[0] = _snapshot(model)
     steps = -(-len(train_batches) // batch_size)
-    with progress.bar(total=epochs * steps, desc=name) as pbar:
+    start = time.perf_counter()
+    with progress.bar(total=epochs * steps, desc=name, nested=True) as pbar:
         for epoch in range(1, epochs + 1):
             loss, acc = _train_epoch(model, train_batches, opt, batch_size, augment, generator,
                                      device, pbar)
@@ -148,6 +150,9 @@ def fit(
                 for group in opt.param_groups:
                     group["lr"] *= lr_step[1]
             pbar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", refresh=False)
+    if epochs:
+        progress.note(f"  {name}: {epochs} epochs in {time.perf_counter() - start:.1f} s, "
+                      f"train loss {loss:.3f}, train accuracy {acc:.3f}")
     return history
 
 

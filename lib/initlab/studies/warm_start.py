@@ -86,7 +86,7 @@ def warm_start(cfg, method: str, sources, template: data.ImageSet) -> torch.nn.M
 
 
 def run(cfg: WarmStartSettings, device: str = "auto") -> dict:
-    """One iteration: noisy models, filter similarity, every warm-start method trained and tested."""
+    """One iteration: noisy models, filter similarity, each warm-start method trained, tested."""
     device = pick_device(device)
     train, test = load_data(cfg)
     models, noisy = train_noisy_models(cfg, train, test, device)

@@ -1,0 +1,76 @@
+"""Study notebooks executed by papermill through the `initlab` command, smoke profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from initlab import paths
+
+ROOT = paths.project_root()
+PROMISED = {
+    "01_warm_start": [
+        "01_warm_start.ipynb", "noise_examples.png", "noise_examples.pdf", "filters.png",
+        "aligned_filters.png", "similarity_per_filter.png", "accuracy_per_method.png",
+        "accuracy_per_method.pdf", "table1_similarity.csv", "table1_similarity.md",
+        "table2_accuracy.csv", "table2_accuracy.md", "paired_vs_random.csv",
+        "reported_vs_ours.csv", "reported_vs_ours.md",
+    ],
+}
+
+
+def initlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess, with the test's store and figures folders."""
+    return subprocess.run([sys.executable, "-m", "initlab.cli", *args], cwd=cwd, env=os.environ,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _store_entries(tmp: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for p in (tmp / "store").rglob("DONE")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("study", sorted(PROMISED))
+def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(study, tmp_path):
+    result = initlab("run", study, "--profile", "smoke")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "figures" / "smoke" / study
+    missing = [name for name in PROMISED[study] if not (out / name).exists()]
+    assert not missing, f"not written: {missing}"
+    executed = json.loads((out / f"{study}.ipynb").read_text())
+    outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o["output_type"] == "error"]
+    assert not errors
+    tables = {p.name: pd.read_csv(p) for p in out.glob("*.csv")}
+    stored = _store_entries(tmp_path)
+    assert stored, "the run stored nothing"
+
+    # render from another working directory: nothing retrained, the same tables again
+    rendered = initlab("render", study, "--profile", "smoke", cwd=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr[-3000:]
+    assert _store_entries(tmp_path) == stored
+    for name, frame in tables.items():
+        pd.testing.assert_frame_equal(pd.read_csv(out / name), frame)
+
+
+@pytest.mark.slow
+def test_render_without_stored_runs_fails_clearly_and_keeps_the_partial_notebook(tmp_path):
+    result = initlab("render", "01_warm_start", "--profile", "smoke")
+    assert result.returncode == 1
+    assert "MissingRunError" in result.stderr and "initlab run 01_warm_start" in result.stderr
+    assert (tmp_path / "figures" / "smoke" / "01_warm_start" / "01_warm_start.ipynb").exists()
+
+
+def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        assert not any(c.get("outputs") or c.get("execution_count") for c in code), notebook.name
+        tags = [t for c in code for t in c.get("metadata", {}).get("tags", [])]
+        assert tags.count("parameters") == 1, notebook.name
