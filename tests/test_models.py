@@ -30,3 +30,14 @@ def test_fresh_copy_redraws_parameters_without_touching_global_rng():
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.equal(a[0].weight, b[0].weight)
     assert not torch.equal(a[0].weight, model[0].weight)
+
+
+@pytest.mark.parametrize("name, in_channels, size, expected", [
+    ("lenet5", 3, 32, 62_006),
+    ("simple_cnn", 1, 28, 813_802),
+    ("reduced_alexnet", 3, 32, 6_199_498),
+])
+def test_small_cnns_have_the_studies_parameter_counts(name, in_channels, size, expected):
+    model = build_model(name, 10, in_channels=in_channels, image_size=size)
+    assert count_parameters(model) == expected
+    assert model(torch.zeros(2, in_channels, size, size)).shape == (2, 10)

@@ -134,3 +134,7 @@ def shrink_perturb(
     for name, param in model.named_parameters():
         param.mul_(perturb).add_(source_params[name].to(param.device), alpha=shrink)
     return model
+
+
+# Methods with heavier machinery live in their own modules and register themselves here on
+# import (kept at the bottom: they use `register`). One line per module.

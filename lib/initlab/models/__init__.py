@@ -1,7 +1,9 @@
 """Every architecture the studies use, behind one registry.
 
 `build_model(name, num_classes, in_channels, width)` is the only constructor the studies call,
-so a settings dataclass can name a model with a string and the store can hash it.
+so a settings dataclass can name a model with a string and the store can hash it. The
+architectures live in sub-modules (`small`, and one per family) that register themselves
+when this package is imported.
 """
 
 from __future__ import annotations
@@ -50,32 +52,6 @@ def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
-def _scaled(channels: int, width: float) -> int:
-    return max(1, round(channels * width))
-
-
-@register("tiny_cnn")
-def tiny_cnn(num_classes: int = 10, in_channels: int = 1, width: float = 1.0, image_size: int = 28):
-    """Study 01's network: two 3x3 convs (2 and 4 channels), two linear layers.
-
-    On 28x28 MNIST: 3,418 parameters. Its ten 3x3 kernels are what the study compares.
-    """
-    c1, c2, hidden = _scaled(2, width), _scaled(4, width), _scaled(16, width)
-    side = image_size // 4
-    return nn.Sequential(
-        nn.Conv2d(in_channels, c1, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(c2 * side * side, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, num_classes),
-    )
-
-
 def fresh_copy(model: nn.Module, seed: int | None = None) -> nn.Module:
     """A same-architecture model with newly drawn default parameters (for shrink-and-perturb)."""
     clone = copy.deepcopy(model)
@@ -86,3 +62,8 @@ def fresh_copy(model: nn.Module, seed: int | None = None) -> nn.Module:
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
     return clone
+
+
+# Architectures register themselves on import (kept at the bottom: they use `register`).
+# One line per module.
+from initlab.models import small  # noqa: E402, F401
