@@ -41,3 +41,69 @@ def test_small_cnns_have_the_studies_parameter_counts(name, in_channels, size, e
     model = build_model(name, 10, in_channels=in_channels, image_size=size)
     assert count_parameters(model) == expected
     assert model(torch.zeros(2, in_channels, size, size)).shape == (2, 10)
+
+
+def test_resnet18_is_torchvisions_layout_and_computes_the_same_function():
+    import torchvision
+
+    ours, theirs = build_model("resnet18", 10, 3), torchvision.models.resnet18(num_classes=10)
+    assert count_parameters(ours) == 11_181_642
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.allclose(ours.eval()(x), theirs.eval()(x), atol=1e-6)
+
+
+def test_resnet18_conv_order_cifar_stem_and_custom_variant():
+    from initlab.models.resnet import resnet_conv_layers
+
+    model = build_model("resnet18", 10, 3, width=0.25, stem="cifar")
+    names = [n for n, _ in resnet_conv_layers(model)]
+    assert len(names) == 17 and names[:3] == ["conv1", "layer1.0.conv1", "layer1.0.conv2"]
+    assert names[-1] == "layer4.1.conv2"
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    custom = build_model("resnet18", 10, 3, width=0.25, stem="cifar", custom=True)
+    custom.load_state_dict(model.state_dict())
+    assert [b.residual for b in custom.layer1] == [False, False]
+    assert all(b.residual for b in custom.layer2)
+    x = torch.randn(2, 3, 32, 32)
+    assert not torch.allclose(custom.eval()(x), model.eval()(x))
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg19"])
+def test_vgg_matches_torchvision_at_224_and_has_a_small_head_at_32(name):
+    import torchvision
+
+    ours, theirs = build_model(name, 1000, 3, image_size=224), getattr(torchvision.models, name)()
+    assert count_parameters(ours) == count_parameters(theirs)
+    ours.load_state_dict(theirs.state_dict())
+    small = build_model(name, 10, 3, width=0.25)
+    assert small(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert small.penultimate(torch.zeros(2, 3, 32, 32)).shape == (2, 128)
+
+
+def test_imagenet_weights_offline_say_what_to_do(monkeypatch):
+    import urllib.error
+
+    import torchvision
+
+    from initlab.models import pretrained
+
+    def offline(self, *args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", offline)
+    expected = "resnet18-.*checkpoints.*fallback"
+    with pytest.raises(pretrained.WeightsUnavailableError, match=expected):
+        pretrained.load_imagenet(build_model("resnet18", 10, 3), "resnet18")
+
+
+def test_imagenet_weights_load_with_a_new_head(monkeypatch):
+    import torchvision
+
+    from initlab.models import pretrained
+
+    source = torchvision.models.resnet18()  # stands in for the downloaded ImageNet weights
+    monkeypatch.setattr(pretrained, "imagenet_state_dict", lambda name: source.state_dict())
+    model = pretrained.load_imagenet(build_model("resnet18", 2, 3), "resnet18")
+    assert torch.equal(model.conv1.weight, source.conv1.weight)
+    assert model.fc.weight.shape == (2, 512)

@@ -67,3 +67,5 @@ def fresh_copy(model: nn.Module, seed: int | None = None) -> nn.Module:
 # Architectures register themselves on import (kept at the bottom: they use `register`).
 # One line per module.
 from initlab.models import small  # noqa: E402, F401
+from initlab.models import resnet  # noqa: E402, F401
+from initlab.models import vgg  # noqa: E402, F401
