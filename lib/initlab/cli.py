@@ -8,7 +8,7 @@ import time
 
 import yaml
 
-from initlab import devices, paths, profiles, runner
+from initlab import devices, paths, profiles, report, runner
 
 
 def _parse_value(text: str):
@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
         p.add_argument("--device", default="auto", help=f"one of {', '.join(devices.DEVICES)}")
     sub.add_parser("list", help="studies, profiles and their settings")
+    rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
+    rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
     data = sub.add_parser("data", help="which data sets are present; fetch missing ones")
     data.add_argument("action", choices=("check", "download"))
     data.add_argument("names", nargs="*", help="data set names (default: all)")
@@ -53,6 +55,7 @@ def cmd_run(args, train: bool) -> int:
                   f"   partial notebook: {outcome.notebook}", file=sys.stderr)
         else:
             print(f"ok {study} in {took:.0f} s -> {outcome.notebook.parent}", flush=True)
+    print(f"report: {report.write(args.profile)}", flush=True)
     return 1 if failed else 0
 
 
@@ -90,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, train=args.command == "run")
         if args.command == "list":
             return cmd_list()
+        if args.command == "report":
+            print(report.write(args.profile))
+            return 0
         return cmd_data(args)
     except (ValueError, TypeError, LookupError, OSError, DataUnavailableError) as error:
         print(f"initlab: error: {error}", file=sys.stderr)

@@ -6,8 +6,10 @@ mistyped name fails in a second with the valid names rather than after an hour o
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None
     os.environ.setdefault("INITLAB_PROGRESS", "log")  # the kernel inherits it: bars stay short
     os.environ.setdefault("INITLAB_ROOT", str(paths.project_root()))
     _log_cell_output()
+    start = time.perf_counter()
     try:
         papermill.execute_notebook(
             str(paths.notebooks_dir() / f"{study}.ipynb"), str(out), parameters=parameters,
@@ -60,8 +63,18 @@ def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None
         )
     except papermill.PapermillExecutionError as error:
         cell = f"cell {error.exec_count}" if error.exec_count else "a cell"
-        return Outcome(study, out, f"{cell}: {error.ename}: {error.evalue}")
-    return Outcome(study, out)
+        outcome = Outcome(study, out, f"{cell}: {error.ename}: {error.evalue}")
+    else:
+        outcome = Outcome(study, out)
+    _write_run_record(outcome, parameters, time.perf_counter() - start)
+    return outcome
+
+
+def _write_run_record(outcome: Outcome, parameters: dict, seconds: float) -> None:
+    """`run.json` beside the executed notebook: what ran, how it ended (read by the report)."""
+    record = dict(parameters, status="failed" if outcome.error else "ok", error=outcome.error,
+                  seconds=round(seconds, 1), finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    (outcome.notebook.parent / "run.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 def _log_cell_output() -> None:

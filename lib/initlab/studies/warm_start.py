@@ -16,12 +16,13 @@ import pandas as pd
 import torch
 
 from initlab import data, noise
+from initlab.batched import fit_many
 from initlab.devices import derive_seed, pick_device
 from initlab.initializers import initialize, stacked_kernels
 from initlab.models import build_model
 from initlab.profiles import WarmStartSettings
 from initlab.similarity import pairwise
-from initlab.train import evaluate, fit
+from initlab.train import evaluate
 
 MODEL = "tiny_cnn"
 
@@ -45,18 +46,19 @@ def new_model(reference: data.ImageSet, seed: int) -> torch.nn.Module:
 
 
 def train_noisy_models(cfg, train, test, device) -> tuple[list[torch.nn.Module], pd.DataFrame]:
-    """One model per noise, each on its own disjoint subset; their clean test accuracy."""
+    """One model per noise, each on its own disjoint subset (trained at once); test accuracy."""
     subsets = train.chunks(len(cfg.noises), cfg.subset_size, seed=derive_seed(cfg.seed, "subsets"))
-    models, rows = [], []
-    for i, (name, subset) in enumerate(zip(cfg.noises, subsets)):
-        model = new_model(train, derive_seed(cfg.seed, "noisy-model", i))
-        fit(model, subset, optimizer="adam", lr=cfg.lr, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, augment=functools.partial(noise.apply, name),
-            device=device, seed=derive_seed(cfg.seed, "noisy-batches", i), name=f"noise {name}")
+    models = [new_model(train, derive_seed(cfg.seed, "noisy-model", i))
+              for i in range(len(subsets))]
+    fit_many(models, subsets, optimizer="adam", lr=cfg.lr, epochs=cfg.epochs,
+             batch_size=cfg.batch_size, device=device, name="noisy models",
+             augments=[functools.partial(noise.apply, name) for name in cfg.noises],
+             seeds=[derive_seed(cfg.seed, "noisy-batches", i) for i in range(len(subsets))])
+    rows = []
+    for i, (name, model) in enumerate(zip(cfg.noises, models)):
         loss, acc = evaluate(model, test, device)
         rows.append(dict(subset=i, noise=name, test_loss=loss, test_accuracy=acc))
-        models.append(model.cpu())
-    return models, pd.DataFrame(rows)
+    return [m.cpu() for m in models], pd.DataFrame(rows)
 
 
 def similarity_table(filters: dict[bool, torch.Tensor], metrics) -> pd.DataFrame:
@@ -92,12 +94,14 @@ def run(cfg: WarmStartSettings, device: str = "auto") -> dict:
     models, noisy = train_noisy_models(cfg, train, test, device)
     filters = {False: stacked_kernels(models), True: stacked_kernels(models, aligned=True)}
     clean = train if not cfg.train_size else train.subset(slice(0, cfg.train_size))
+    names = methods(cfg)
+    starts = [warm_start(cfg, method, models, train) for method in names]
+    seed = derive_seed(cfg.seed, "clean-batches")  # every method sees the same batches
+    trained = fit_many(starts, [clean] * len(starts), optimizer="adam", lr=cfg.lr,
+                       epochs=cfg.epochs, batch_size=cfg.batch_size, device=device,
+                       seeds=[seed] * len(starts), name="warm starts")
     histories = []
-    for method in methods(cfg):
-        model = warm_start(cfg, method, models, train)
-        history = fit(model, clean, optimizer="adam", lr=cfg.lr, epochs=cfg.epochs,
-                      batch_size=cfg.batch_size, device=device,
-                      seed=derive_seed(cfg.seed, "clean-batches"), name=method)
+    for method, model, history in zip(names, starts, trained):
         frame = history.frame
         loss, acc = evaluate(model, test, device)
         frame.loc[len(frame)] = [cfg.epochs, "test", "loss", loss]

@@ -1,0 +1,32 @@
+"""Shared bits of the bench scripts: the data they time on, and a timer."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+from initlab import data
+
+
+def study_data(size: int) -> data.ImageSet:
+    """Fashion-MNIST when present (the real study scale), else digits; scaled to [-1, 1]."""
+    name = "fashion_mnist" if data.available("fashion_mnist") else "digits"
+    images = data.load(name, "train")
+    return images.with_normalization((0.5,), (0.5,)).subset(slice(0, min(size, len(images))))
+
+
+def timed(fn: Callable[[], object], repeats: int = 1) -> float:
+    """Best wall time of `repeats` calls, in seconds (best-of filters out machine noise)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def header(title: str) -> None:
+    print(f"# {title}\n# torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"device cpu")

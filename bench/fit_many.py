@@ -1,0 +1,63 @@
+"""fit_many with K tiny_cnn models vs K sequential `fit` calls, same data, same settings.
+
+    .venv/bin/python bench/fit_many.py [--k 6] [--size 10000] [--epochs 1] [--device cpu]
+Prints both wall times and the ratio (goal: >= 0.6 * K on a CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import header, study_data, timed  # noqa: E402
+
+from initlab import noise  # noqa: E402
+from initlab.batched import fit_many  # noqa: E402
+from initlab.models import build_model  # noqa: E402
+from initlab.train import fit  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--k", type=int, default=6)
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    args = parser.parse_args()
+    os.environ.setdefault("INITLAB_PROGRESS", "off")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    images = study_data(args.size * args.k)
+    subsets = images.chunks(args.k, len(images) // args.k, seed=0)
+    names = list(noise.NOISES)
+    augments = [functools.partial(noise.apply, names[i % len(names)]) for i in range(args.k)]
+    common = dict(optimizer="adam", lr=1e-3, epochs=args.epochs, batch_size=64,
+                  device=args.device)
+
+    def models():
+        torch.manual_seed(0)
+        return [build_model("tiny_cnn", 10) for _ in range(args.k)]
+
+    def sequential():
+        for i, model in enumerate(models()):
+            fit(model, subsets[i], augment=augments[i], seed=i, **common)
+
+    def together():
+        fit_many(models(), subsets, augments=augments, seeds=list(range(args.k)), **common)
+
+    header(f"fit_many: {args.k} tiny_cnn on {images.name}, {len(subsets[0])} images each, "
+           f"{args.epochs} epoch(s), noise on")
+    t_seq, t_many = timed(sequential), timed(together)
+    print(f"sequential fit x{args.k}: {t_seq:7.2f} s")
+    print(f"fit_many (K={args.k}):     {t_many:7.2f} s")
+    print(f"speed-up: {t_seq / t_many:.2f}x  (goal >= {0.6 * args.k:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()

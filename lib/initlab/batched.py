@@ -1,0 +1,132 @@
+"""Train K small models of one architecture at once: `fit_many`.
+
+Small CNNs leave a CPU or GPU mostly idle: each step is a few tiny kernels plus Python and
+dispatcher overhead. Stacking K models' parameters (torch.func.stack_module_state) and running
+them with vmap(functional_call) turns K tiny convolutions into one grouped convolution per
+layer, so the overhead is paid once for K models.
+
+Equivalence with K separate `fit` calls: each model keeps its own data, batch order and
+augmentation draws (its own generator, consumed in the same order as `fit`), and the optimizer
+acts on the stacked tensors. Adam and SGD (momentum, weight decay, Nesterov) update every
+element independently, so one optimizer over the stack equals K optimizers, and the summed loss
+gives each slice exactly its own model's gradient. Results agree with `fit` to float rounding.
+
+Batch norm: vmap cannot update K sets of running statistics in place, and replacing them
+(replace_all_batch_norm_modules_) would change the architecture at evaluation time. Models with
+batch norm are therefore trained one after another with `fit` (same results, no speed-up), and
+`fit_many` says so through `progress.note`.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state
+from torch.nn import functional as F
+
+from initlab import progress
+from initlab.data import ImageSet
+from initlab.devices import autocast, pick_device
+from initlab.train import Augment, History, TrainingDiverged, _DeviceBatches, fit, make_optimizer
+
+
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def fit_many(
+    models: list[nn.Module], trains: list[ImageSet], vals: list[ImageSet | None] | None = None,
+    *, optimizer: str = "adam", lr: float = 1e-3, epochs: int = 1, batch_size: int = 64,
+    augments: list[Augment | None] | None = None, seeds: list[int] | None = None,
+    device: str | torch.device = "auto", momentum: float = 0.9, weight_decay: float = 0.0,
+    nesterov: bool = False, name: str = "models",
+) -> list[History]:
+    """Train every `models[k]` on `trains[k]` in place, as `fit` would; one History per model."""
+    k = len(models)
+    vals = vals or [None] * k
+    augments = augments or [None] * k
+    seeds = seeds if seeds is not None else list(range(k))
+    if not (len(trains) == len(vals) == len(augments) == len(seeds) == k):
+        raise ValueError("models, trains, vals, augments and seeds must have one entry per model")
+    if has_batch_norm(models[0]) or k == 1:
+        progress.note(f"  {name}: batch norm or a single model: training sequentially")
+        return [fit(m, t, v, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size,
+                    augment=a, device=device, seed=s, momentum=momentum,
+                    weight_decay=weight_decay, nesterov=nesterov, name=f"{name}[{i}]")
+                for i, (m, t, v, a, s) in enumerate(zip(models, trains, vals, augments, seeds))]
+    if len({len(t) for t in trains}) != 1:
+        sizes = [len(t) for t in trains]
+        raise ValueError(f"fit_many needs training sets of one size, got {sizes}")
+    device = pick_device(device)
+    for model in models:
+        model.to(device).train()
+    params, buffers = stack_module_state(models)
+    params = {key: value.detach().requires_grad_() for key, value in params.items()}
+    opt = make_optimizer(optimizer, params.values(), lr, momentum, weight_decay, nesterov)
+    template = copy.deepcopy(models[0]).to("meta")
+    forward = torch.vmap(lambda p, b, x: functional_call(template, (p, b), (x,)))
+    batches = [_DeviceBatches(t, device) for t in trains]
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    histories = [History() for _ in models]
+    start = time.perf_counter()
+    steps = -(-len(batches[0]) // batch_size)
+    with progress.bar(total=epochs * steps, desc=name, nested=True) as pbar:
+        for epoch in range(1, epochs + 1):
+            losses, accs = _epoch(forward, params, buffers, opt, batches, augments, generators,
+                                  batch_size, device, pbar)
+            for i, history in enumerate(histories):
+                if not torch.isfinite(torch.tensor(losses[i])):
+                    raise TrainingDiverged(
+                        f"{name}[{i}]: training loss is {losses[i]} at epoch {epoch}")
+                history.log(epoch, "train", losses[i], accs[i])
+            _write_back(models, params)
+            _evaluate_into(models, vals, histories, epoch, device)
+    progress.note(f"  {name}: {k} models x {epochs} epochs in {time.perf_counter() - start:.1f} s")
+    return histories
+
+
+def _epoch(forward, params, buffers, opt, batches, augments, generators, batch_size, device, pbar):
+    """One epoch for all models; returns per-model mean training loss and accuracy."""
+    k, n = len(batches), len(batches[0])
+    orders = [torch.randperm(n, generator=g).to(device) for g in generators]
+    loss_sum = torch.zeros(k, device=device)
+    correct = torch.zeros(k, device=device, dtype=torch.long)
+    for start in range(0, n, batch_size):
+        xs, ys = [], []
+        for i in range(k):
+            x, y = batches[i].batch(orders[i][start : start + batch_size])
+            if augments[i] is not None:
+                x = augments[i](x, generators[i])
+            xs.append(x)
+            ys.append(y)
+        x, y = torch.stack(xs), torch.stack(ys)
+        with autocast(device):
+            logits = forward(params, buffers, x)
+        per_model = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none")
+        per_model = per_model.view(k, -1).mean(1)
+        opt.zero_grad(set_to_none=True)
+        per_model.sum().backward()
+        opt.step()
+        loss_sum += per_model.detach() * y.shape[1]
+        correct += (logits.argmax(-1) == y).sum(1)
+        pbar.update(1)
+    return (loss_sum / n).tolist(), (correct.float() / n).tolist()
+
+
+@torch.no_grad()
+def _write_back(models: list[nn.Module], params: dict[str, torch.Tensor]) -> None:
+    """Copy the stacked parameters into the K model objects (the caller's models)."""
+    for i, model in enumerate(models):
+        for key, value in model.named_parameters():
+            value.copy_(params[key][i])
+
+
+def _evaluate_into(models, vals, histories, epoch, device) -> None:
+    from initlab.train import evaluate
+
+    for model, val, history in zip(models, vals, histories):
+        if val is not None:
+            history.log(epoch, "val", *evaluate(model, val, device))

@@ -1,0 +1,66 @@
+"""`figures/<profile>/README.md`: one page a reader opens to see every study that has run.
+
+Built only from what the runs wrote (each study folder's tables, figures, executed notebook and
+`run.json`), so it can be rebuilt at any time without a kernel or a GPU.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from initlab import paths, profiles
+
+FIRST_TABLES = ("reported_vs_ours",)  # shown first: what a reader looks for
+
+
+def _settings_table(study: str, profile: str, overrides: dict) -> str:
+    try:
+        values = vars(profiles.load(study, profile, **overrides))
+    except (ValueError, TypeError) as error:
+        return f"_settings could not be rebuilt: {error}_\n"
+    rows = [f"| `{k}` | {v} |" for k, v in values.items()]
+    return "\n".join(["| setting | value |", "| --- | --- |", *rows]) + "\n"
+
+
+def _study_section(folder: Path, profile: str) -> list[str]:
+    study = folder.name
+    meta = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+    status = meta.get("status", "unknown")
+    lines = [f"## {study}", ""]
+    lines.append(f"Status: **{status}**"
+                 + (f" ({meta['error']})" if meta.get("error") else "")
+                 + (f", {meta['seconds']:.0f} s" if "seconds" in meta else "")
+                 + (f", finished {meta['finished']}" if "finished" in meta else "")
+                 + f". Executed notebook: [{study}.ipynb]({study}/{study}.ipynb)")
+    lines += ["", "<details><summary>Settings</summary>", "",
+              _settings_table(study, profile, meta.get("overrides", {})), "</details>", ""]
+    tables = sorted(folder.glob("*.md"), key=lambda p: (p.stem not in FIRST_TABLES, p.stem))
+    for table in tables:
+        lines += [f"### {table.stem.replace('_', ' ')}", "", table.read_text().strip(), "",
+                  f"[CSV]({study}/{table.stem}.csv)", ""]
+    for figure in sorted(folder.glob("*.png")):
+        title = figure.stem.replace("_", " ")
+        lines += [f"### {title}", "", f"![{figure.stem}]({study}/{figure.name})",
+                  f"[PDF]({study}/{figure.stem}.pdf)", ""]
+    return lines
+
+
+def write(profile: str = "smoke") -> Path:
+    """Write the index page for `profile` and return its path."""
+    if profile not in profiles.PROFILES:
+        choices = ", ".join(profiles.PROFILES)
+        raise ValueError(f"unknown profile {profile!r}; choose one of {choices}")
+    base = paths.figures_dir(profile)
+    studies = sorted(p for p in base.iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").exists())
+    lines = [f"# initlab results: `{profile}` profile", ""]
+    if not studies:
+        lines.append(f"No study has run with this profile yet: `initlab run --profile {profile}`.")
+    else:
+        lines.append("Studies: " + ", ".join(f"[{s.name}](#{s.name})" for s in studies) + ".")
+        lines.append("")
+        for folder in studies:
+            lines += _study_section(folder, profile)
+    page = base / "README.md"
+    page.write_text("\n".join(lines) + "\n")
+    return page

@@ -1,0 +1,59 @@
+"""fit_many trains K models at once and must equal K separate fit calls."""
+
+import functools
+
+import pytest
+import torch
+
+from initlab import data, noise
+from initlab.batched import fit_many
+from initlab.models import build_model
+from initlab.train import fit
+
+
+@pytest.fixture(scope="module")
+def subsets():
+    train = data.load("digits", "train").with_normalization((0.5,), (0.5,))
+    return train.chunks(3, 300, seed=0), data.load("digits", "test")
+
+
+def _models(seed: int, k: int, name="tiny_cnn", **options):
+    torch.manual_seed(seed)
+    return [build_model(name, 10, **options) for _ in range(k)]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fit_many_equals_separate_fits(subsets, optimizer):
+    chunks, test = subsets
+    augments = [functools.partial(noise.apply, n) for n in ("blur", "erasing", "rotation")]
+    kwargs = dict(optimizer=optimizer, lr=0.01, epochs=2, batch_size=64, device="cpu",
+                  weight_decay=1e-4, nesterov=optimizer == "sgd")
+    together = _models(0, 3)
+    histories = fit_many(together, chunks, [test] * 3, augments=augments, seeds=[1, 2, 3],
+                         **kwargs)
+    apart = _models(0, 3)
+    for i, model in enumerate(apart):
+        history = fit(model, chunks[i], test, augment=augments[i], seed=i + 1, **kwargs)
+        assert torch.allclose(torch.tensor(histories[i].frame.value.values),
+                              torch.tensor(history.frame.value.values), atol=2e-4)
+        for (key, a), b in zip(model.state_dict().items(), together[i].state_dict().values()):
+            assert torch.allclose(a, b, atol=2e-4), key
+    assert not torch.allclose(together[0][0].weight, together[1][0].weight)
+
+
+def test_batch_norm_models_fall_back_to_sequential_fits(subsets):
+    chunks, _ = subsets
+    models = _models(0, 2, "resnet18", width=0.0625, stem="cifar")
+    reference = _models(0, 2, "resnet18", width=0.0625, stem="cifar")
+    fit_many(models, chunks[:2], seeds=[4, 5], epochs=1, device="cpu")
+    for i, model in enumerate(reference):
+        fit(model, chunks[i], seed=4 + i, epochs=1, device="cpu")
+        assert torch.equal(model.bn1.running_mean, models[i].bn1.running_mean)
+
+
+def test_mismatched_inputs_are_rejected(subsets):
+    chunks, _ = subsets
+    with pytest.raises(ValueError, match="one entry per model"):
+        fit_many(_models(0, 3), chunks[:2], device="cpu")
+    with pytest.raises(ValueError, match="one size"):
+        fit_many(_models(0, 2), [chunks[0], chunks[1].subset(slice(0, 100))], device="cpu")
