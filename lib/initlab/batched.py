@@ -27,7 +27,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 from torch.nn import functional as F
 
-from initlab import progress
+from initlab import checkpoints, progress
 from initlab.data import ImageSet
 from initlab.devices import autocast, pick_device
 from initlab.train import Augment, History, TrainingDiverged, _DeviceBatches, fit, make_optimizer
@@ -71,10 +71,13 @@ def fit_many(
     batches = [_DeviceBatches(t, device) for t in trains]
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     histories = [History() for _ in models]
+    slot = checkpoints.slot(name)
+    first = _resume(checkpoints.load(slot), params, opt, generators, histories)
     start = time.perf_counter()
     steps = -(-len(batches[0]) // batch_size)
     with progress.bar(total=epochs * steps, desc=name, nested=True) as pbar:
-        for epoch in range(1, epochs + 1):
+        pbar.update((first - 1) * steps)
+        for epoch in range(first, epochs + 1):
             losses, accs = _epoch(forward, params, buffers, opt, batches, augments, generators,
                                   batch_size, device, pbar)
             for i, history in enumerate(histories):
@@ -84,8 +87,29 @@ def fit_many(
                 history.log(epoch, "train", losses[i], accs[i])
             _write_back(models, params)
             _evaluate_into(models, vals, histories, epoch, device)
+            checkpoints.save(slot, dict(
+                epoch=epoch, params=params, optimizer=opt.state_dict(),
+                generators=[g.get_state() for g in generators], torch_rng=torch.get_rng_state(),
+                rows=[h.rows for h in histories]))
+    _write_back(models, params)  # also when every epoch came from a checkpoint
     progress.note(f"  {name}: {k} models x {epochs} epochs in {time.perf_counter() - start:.1f} s")
     return histories
+
+
+@torch.no_grad()
+def _resume(state, params, opt, generators, histories) -> int:
+    """Restore a checkpoint (if any) in place; return the first epoch still to train."""
+    if state is None:
+        return 1
+    for key, value in params.items():
+        value.copy_(state["params"][key])
+    opt.load_state_dict(state["optimizer"])
+    for generator, saved in zip(generators, state["generators"]):
+        generator.set_state(saved)
+    torch.set_rng_state(state["torch_rng"])
+    for history, rows in zip(histories, state["rows"]):
+        history.rows[:] = rows
+    return state["epoch"] + 1
 
 
 def _epoch(forward, params, buffers, opt, batches, augments, generators, batch_size, device, pbar):

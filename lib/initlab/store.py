@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pandas as pd
 import torch
 
-from initlab import paths, progress
+from initlab import checkpoints, paths, progress
 
 Result = dict[str, Any]  # table name -> DataFrame, or tensor name -> Tensor
 DONE = "DONE"
@@ -101,8 +101,11 @@ def run(
             f"{hashed_settings(settings)}. Train it first: `initlab run {study}` with the same "
             "profile and parameters, or set train=True."
         )
-    result = fn(settings)
+    partial = folder.with_name(f"{folder.name}.partial")  # per-epoch checkpoints of this run
+    with checkpoints.scratch(partial):
+        result = fn(settings)
     save(folder, settings, result)
+    shutil.rmtree(partial, ignore_errors=True)
     return read(folder)
 
 

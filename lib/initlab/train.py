@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from initlab import progress
+from initlab import checkpoints, progress
 from initlab.data import ImageSet
 from initlab.devices import autocast, pick_device
 
@@ -131,12 +131,16 @@ def fit(
     val_batches = _DeviceBatches(val, device) if val is not None else None
     opt = make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay, nesterov)
     history = History()
-    if 0 in snapshot_epochs:
+    slot = checkpoints.slot(name)
+    first = _resume(checkpoints.load(slot), model, opt, generator, history)
+    if 0 in snapshot_epochs and first == 1:
         history.snapshots[0] = _snapshot(model)
     steps = -(-len(train_batches) // batch_size)
     start = time.perf_counter()
+    loss = acc = float("nan")
     with progress.bar(total=epochs * steps, desc=name, nested=True) as pbar:
-        for epoch in range(1, epochs + 1):
+        pbar.update((first - 1) * steps)
+        for epoch in range(first, epochs + 1):
             loss, acc = _train_epoch(model, train_batches, opt, batch_size, augment, generator,
                                      device, pbar)
             if not torch.isfinite(torch.tensor(loss)):
@@ -150,10 +154,31 @@ def fit(
                 for group in opt.param_groups:
                     group["lr"] *= lr_step[1]
             pbar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", refresh=False)
-    if epochs:
+            checkpoints.save(slot, _training_state(epoch, model, opt, generator, history))
+    if epochs >= first:
         progress.note(f"  {name}: {epochs} epochs in {time.perf_counter() - start:.1f} s, "
                       f"train loss {loss:.3f}, train accuracy {acc:.3f}")
     return history
+
+
+def _training_state(epoch, model, opt, generator, history) -> dict:
+    """Everything an unbroken run would carry into the next epoch."""
+    return dict(epoch=epoch, model=model.state_dict(), optimizer=opt.state_dict(),
+                generator=generator.get_state(), torch_rng=torch.get_rng_state(),
+                rows=history.rows, snapshots=history.snapshots)
+
+
+def _resume(state: dict | None, model, opt, generator, history) -> int:
+    """Restore a checkpoint (if any) in place; return the first epoch still to train."""
+    if state is None:
+        return 1
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    history.rows[:] = state["rows"]
+    history.snapshots.update(state["snapshots"])
+    return state["epoch"] + 1
 
 
 def _train_epoch(model, batches, opt, batch_size, augment, generator, device, pbar):
