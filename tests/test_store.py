@@ -84,3 +84,18 @@ def test_only_frames_and_tensors_are_stored(tmp_path):
     with pytest.raises(TypeError, match="DataFrames"):
         store.run("toy", Toy(), lambda s: {"x": 3}, root=tmp_path)
     assert dataclasses.asdict(Toy())["repeats"] == 3
+
+
+def diverges_for_width_2(settings: Toy) -> dict:
+    from initlab.train import TrainingDiverged
+
+    if settings.width == 2:
+        raise TrainingDiverged("run toy: training loss is nan at epoch 3")
+    return compute(settings)
+
+
+def test_a_diverged_run_is_named_and_the_others_are_kept(tmp_path):
+    runs = [Toy(width=w) for w in (1, 2, 3)]
+    with pytest.raises(store.RunsFailed, match=r"1 of 3 runs diverged(.|\n)*epoch 3"):
+        store.run_many("toy", runs, diverges_for_width_2, root=tmp_path)
+    assert [store.is_done("toy", s, tmp_path) for s in runs] == [True, False, True]

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from initlab import checkpoints, paths, progress
+from initlab.train import TrainingDiverged
 
 Result = dict[str, Any]  # table name -> DataFrame, or tensor name -> Tensor
 DONE = "DONE"
@@ -30,6 +31,10 @@ DONE = "DONE"
 
 class MissingRunError(LookupError):
     """A run needed for rendering is not in the store."""
+
+
+class RunsFailed(RuntimeError):
+    """Some runs of a batch diverged; the others finished and are stored."""
 
 
 def hashed_settings(settings) -> dict[str, Any]:
@@ -117,13 +122,27 @@ def run_many(
     missing = [s for s in settings_list if not is_done(study, s, root)]
     if missing and not train:
         run(study, missing[0], fn, train=False, root=root)  # raises with a clear message
+    failures = []
+    desc = f"{study}: {len(missing)} runs"
     if executor is None:
-        for settings in progress.bar(missing, desc=f"{study}: {len(missing)} runs", leave=True):
-            run(study, settings, fn, root=root)
+        for settings in progress.bar(missing, desc=desc, leave=True):
+            try:
+                run(study, settings, fn, root=root)
+            except TrainingDiverged as error:  # keep going: the other runs are still worth having
+                failures.append(f"run {run_name(settings)}: {error}")
     else:
-        futures = [executor.submit(run, study, s, fn, root=root) for s in missing]
-        for future in progress.bar(futures, desc=f"{study}: {len(missing)} runs", leave=True):
-            future.result()
+        futures = {executor.submit(run, study, s, fn, root=root): s for s in missing}
+        for future in progress.bar(list(futures), desc=desc, leave=True):
+            try:
+                future.result()
+            except TrainingDiverged as error:
+                failures.append(f"run {run_name(futures[future])}: {error}")
+    if failures:
+        raise RunsFailed(
+            f"{study}: {len(failures)} of {len(settings_list)} runs diverged and were not stored "
+            f"(the other runs are stored):\n  " + "\n  ".join(failures)
+            + "\nLower the learning rate or change the seed for these runs."
+        )
     return [read(run_dir(study, s, root)) for s in settings_list]
 
 
