@@ -1,0 +1,109 @@
+"""Each study notebook as a researcher runs it: JupyterLab in headless Chromium, Run All.
+
+The kernel starts in a folder that is not the project root (JupyterLab's own choice), and the
+figures must still land where papermill puts them. Notebooks are copied into the server's
+folder so that saving them (to read the outputs back) never touches the committed files.
+Skips with a reason where Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from initlab import paths
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = paths.project_root()
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Chromium is not installed (Debian: apt-get install chromium)",
+                allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, shared_outputs):
+    """A JupyterLab server on localhost with a token, serving copies of the notebooks."""
+    folder = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", folder / "notebooks")
+    port, token = _free_port(), "initlab-test-token"
+    env = dict(os.environ, **shared_outputs, INITLAB_PROGRESS="off")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         "--allow-root",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+         f"--LabApp.workspaces_dir={folder / 'workspaces'}",
+         "--LabApp.news_url=", "--ServerApp.open_browser=False"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("JupyterLab did not start")
+    yield url, token, folder
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def _run_all(page, url: str, token: str, notebook: str, timeout_s: int = 300) -> None:
+    page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    deadline = time.time() + timeout_s
+    time.sleep(2)
+    while time.time() < deadline:
+        prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
+        busy = any("*" in p for p in prompts)
+        if not busy and page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+            break
+        time.sleep(1)
+    page.keyboard.press("Control+s")
+    time.sleep(2)
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_all_cells_in_jupyterlab(lab, shared_outputs):
+    url, token, folder = lab
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox"])
+        page = browser.new_page()
+        for notebook in notebooks:
+            _run_all(page, url, token, notebook)
+        browser.close()
+    figures = Path(shared_outputs["INITLAB_FIGURES"]) / "smoke"
+    for notebook in notebooks:
+        cells = json.loads((folder / "notebooks" / notebook).read_text())["cells"]
+        code = [c for c in cells if c["cell_type"] == "code"]
+        assert all(c.get("execution_count") for c in code), f"{notebook}: not every cell ran"
+        outputs = [o for c in code for o in c.get("outputs", [])]
+        errors = [f"{o['ename']}: {o['evalue']}" for o in outputs if o["output_type"] == "error"]
+        assert not errors, f"{notebook}: {errors}"
+        shown = [o for o in outputs if "image/png" in o.get("data", {})]
+        assert shown, f"{notebook}: no figure was displayed"
+        study = notebook.removesuffix(".ipynb")
+        assert list((figures / study).glob("*.png")), f"{study}: figures not under {figures}"
