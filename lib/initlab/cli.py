@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-p", "--param", nargs=2, action="append", default=[],
                        metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
         p.add_argument("--device", default="auto", help=f"one of {', '.join(devices.DEVICES)}")
+        p.add_argument("--compile", action="store_true",
+                       help="torch.compile the models (long GPU runs; slower for short ones)")
     sub.add_parser("list", help="studies, profiles and their settings")
     rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
     rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
@@ -42,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args, train: bool) -> int:
     overrides = {key: _parse_value(value) for key, value in args.param}
     devices.pick_device(args.device)  # fail now on a device that is not there
+    if args.compile:
+        os.environ["INITLAB_COMPILE"] = "1"  # the notebook kernels inherit it
     chosen = runner.check_request(args.studies, args.profile, overrides)
     failed = []
     for study in chosen:
