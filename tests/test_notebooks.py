@@ -22,6 +22,36 @@ PROMISED = {
         "table2_accuracy.csv", "table2_accuracy.md", "paired_vs_random.csv",
         "reported_vs_ours.csv", "reported_vs_ours.md",
     ],
+    "02_clustered_init": [
+        "02_clustered_init.ipynb", "source_models.csv", "final_accuracy.csv", "final_accuracy.md",
+        "fig2_best_vs_baselines.png", "fig2_best_vs_baselines.pdf", "fig3_by_clusters.png",
+        "fig4_by_layers.png", "fig5_by_sources.png", "fig6_custom_aligned.png",
+        "fig7_gabor_by_layers.png", "fig8_first_layer_filters.png", "paired_vs_random.csv",
+        "reported_vs_ours.csv", "reported_vs_ours.md",
+    ],
+    "03_agop_nfm_init": [
+        "03_agop_nfm_init.ipynb", "ansatz_correlation.png", "ansatz_correlation.pdf",
+        "ansatz_correlation.csv", "accuracy_curves.png", "loss_gap.png", "best_val_accuracy.png",
+        "best_val_accuracy.csv", "best_val_accuracy.md", "paired_vs_kaiming_normal.csv",
+        "reported_vs_ours.csv", "reported_vs_ours.md",
+    ],
+    "04_baselines_transfer": [
+        "04_baselines_transfer.ipynb", "baselines.csv", "baselines.md", "learning_curves.png",
+        "learning_curves.pdf", "confusion.png", "most_confused.csv", "most_confused.md",
+        "tsne_baselines.png", "embedding_baselines.csv", "transfer_accuracy.png",
+        "transfer_accuracy.csv", "transfer_accuracy.md", "transfer_curves.png", "tsne_transfer.png",
+        "transfer_embedding.csv", "transfer_embedding.md", "reported_vs_ours.csv",
+        "reported_vs_ours.md",
+    ],
+    "05_parameter_dynamics": [
+        "05_parameter_dynamics.ipynb", "summary.csv", "summary.md", "pretrained_sources.csv",
+        "norm_distances.png", "norm_distances.pdf", "norm_distances.csv", "change_rate.png",
+        "change_share.png", "change_share_per_tensor.png", "change_share_per_tensor.csv",
+        "change_share_vs_tolerance.png", "weight_histograms.png", "weight_histograms.csv",
+        "feature_correlation_within.png", "feature_correlation_across.png",
+        "matched_correlation.png", "feature_pairs.csv", "perturbation.csv",
+        "perturbation_distance.png", "reported_vs_ours.csv", "reported_vs_ours.md",
+    ],
 }
 
 
@@ -31,16 +61,21 @@ def initlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def _store_entries(tmp: Path) -> dict[str, float]:
-    return {str(p): p.stat().st_mtime for p in (tmp / "store").rglob("DONE")}
+def _store_entries() -> dict[str, float]:
+    store = Path(os.environ["INITLAB_STORE"])
+    return {str(p): p.stat().st_mtime for p in store.rglob("DONE")}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("study", sorted(PROMISED))
-def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(study, tmp_path):
+def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(
+    study, tmp_path, shared_outputs, monkeypatch
+):
+    for key, value in shared_outputs.items():  # the JupyterLab test reuses these runs
+        monkeypatch.setenv(key, value)
     result = initlab("run", study, "--profile", "smoke")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    out = tmp_path / "figures" / "smoke" / study
+    out = Path(shared_outputs["INITLAB_FIGURES"]) / "smoke" / study
     missing = [name for name in PROMISED[study] if not (out / name).exists()]
     assert not missing, f"not written: {missing}"
     executed = json.loads((out / f"{study}.ipynb").read_text())
@@ -48,13 +83,13 @@ def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(study, tm
     errors = [o for o in outputs if o["output_type"] == "error"]
     assert not errors
     tables = {p.name: pd.read_csv(p) for p in out.glob("*.csv")}
-    stored = _store_entries(tmp_path)
+    stored = _store_entries()
     assert stored, "the run stored nothing"
 
     # render from another working directory: nothing retrained, the same tables again
     rendered = initlab("render", study, "--profile", "smoke", cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr[-3000:]
-    assert _store_entries(tmp_path) == stored
+    assert _store_entries() == stored
     for name, frame in tables.items():
         pd.testing.assert_frame_equal(pd.read_csv(out / name), frame)
 

@@ -23,6 +23,7 @@ import pytest
 from initlab import paths
 
 CHROMIUM = "/usr/bin/chromium"
+IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 ROOT = paths.project_root()
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 if not Path(CHROMIUM).exists():
@@ -66,10 +67,9 @@ def lab(tmp_path_factory, shared_outputs):
 
 
 def _run_all(page, url: str, token: str, notebook: str, timeout_s: int = 300) -> None:
-    page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}")
+    page.goto(f"{url}/lab/tree/notebooks/{notebook}?reset&token={token}")  # only this tab
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=60_000)
+    page.wait_for_selector(f"{IDLE} >> visible=true", timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
     deadline = time.time() + timeout_s
@@ -77,7 +77,7 @@ def _run_all(page, url: str, token: str, notebook: str, timeout_s: int = 300) ->
     while time.time() < deadline:
         prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
         busy = any("*" in p for p in prompts)
-        if not busy and page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count():
+        if not busy and page.locator(f"{IDLE} >> visible=true").count():
             break
         time.sleep(1)
     page.keyboard.press("Control+s")

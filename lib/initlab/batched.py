@@ -30,7 +30,15 @@ from torch.nn import functional as F
 from initlab import checkpoints, progress
 from initlab.data import ImageSet
 from initlab.devices import autocast, pick_device
-from initlab.train import Augment, History, TrainingDiverged, _DeviceBatches, fit, make_optimizer
+from initlab.train import (
+    Augment,
+    History,
+    TrainingDiverged,
+    _DeviceBatches,
+    fit,
+    make_optimizer,
+    prepare,
+)
 
 
 def has_batch_norm(model: nn.Module) -> bool:
@@ -62,7 +70,7 @@ def fit_many(
         raise ValueError(f"fit_many needs training sets of one size, got {sizes}")
     device = pick_device(device)
     for model in models:
-        model.to(device).train()
+        prepare(model, device).train()
     params, buffers = stack_module_state(models)
     params = {key: value.detach().requires_grad_() for key, value in params.items()}
     opt = make_optimizer(optimizer, params.values(), lr, momentum, weight_decay, nesterov)

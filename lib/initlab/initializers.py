@@ -138,3 +138,7 @@ def shrink_perturb(
 
 # Methods with heavier machinery live in their own modules and register themselves here on
 # import (kept at the bottom: they use `register`). One line per module.
+from initlab import init_agop  # noqa: E402, F401
+from initlab import clustering  # noqa: E402, F401
+from initlab import alignment  # noqa: E402, F401
+import initlab.perturb  # noqa: E402, F401  (a bare name would shadow shrink_perturb's argument)

@@ -124,3 +124,6 @@ def align_to(reference: nn.Module, model: nn.Module) -> list[torch.Tensor]:
         permute_outputs(model, name, perm.to(conv.weight.device))
         perms.append(perm)
     return perms
+
+
+from initlab.agop import agop, agop_bruteforce, ansatz_correlation, nfm  # noqa: E402, F401

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from initlab import checkpoints, progress
 from initlab.data import ImageSet
-from initlab.devices import autocast, pick_device
+from initlab.devices import autocast, pick_device, set_cpu_threads
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 OPTIMIZERS = ("adam", "sgd")
@@ -79,9 +79,12 @@ def prepare(model: nn.Module, device: torch.device) -> nn.Module:
     CUDA: channels_last weights (with the NHWC batches above and bf16 autocast, the fast path
     for convolutions on tensor cores). `INITLAB_COMPILE=1` (`initlab run --compile`) wraps the
     model in torch.compile: worth it for long GPU runs, not for the seconds-long CPU ones.
-    MPS and CPU: float32, default layout.
+    MPS and CPU: float32, default layout; on CPU the thread count suits the model's size
+    (`devices.set_cpu_threads`).
     """
     model.to(device)
+    if device.type == "cpu":
+        set_cpu_threads(sum(p.numel() for p in model.parameters()))
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     if os.environ.get("INITLAB_COMPILE") == "1":
