@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,10 @@ def lab(tmp_path_factory, shared_outputs):
     """A JupyterLab server on localhost with a token, serving copies of the notebooks."""
     folder = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", folder / "notebooks")
+    # render every cell (no windowing), so the prompts below see the whole notebook
+    tracker = folder / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = _free_port(), "initlab-test-token"
     env = dict(os.environ, **shared_outputs, INITLAB_PROGRESS="off")
     server = subprocess.Popen(
@@ -49,6 +54,7 @@ def lab(tmp_path_factory, shared_outputs):
          "--allow-root",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
          f"--LabApp.workspaces_dir={folder / 'workspaces'}",
+         f"--LabApp.user_settings_dir={folder / 'settings'}",
          "--LabApp.news_url=", "--ServerApp.open_browser=False"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -70,18 +76,31 @@ def _run_all(page, url: str, token: str, notebook: str, timeout_s: int = 300) ->
     page.goto(f"{url}/lab/tree/notebooks/{notebook}?reset&token={token}")  # only this tab
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_selector(f"{IDLE} >> visible=true", timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-    deadline = time.time() + timeout_s
-    time.sleep(2)
-    while time.time() < deadline:
-        prompts = page.locator(".jp-InputArea-prompt").all_inner_texts()
-        busy = any("*" in p for p in prompts)
-        if not busy and page.locator(f"{IDLE} >> visible=true").count():
+    prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt")
+    for _ in range(10):  # a click before the kernel is connected is dropped: click again
+        time.sleep(3)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        time.sleep(3)
+        if any(re.search(r"\[(\*|\d+)\]", p) for p in prompts.all_inner_texts()):
             break
-        time.sleep(1)
-    page.keyboard.press("Control+s")
-    time.sleep(2)
+    deadline, idle_since = time.time() + timeout_s, None
+    while time.time() < deadline:
+        prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+        if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
+            break  # every code cell has run
+        busy = any("*" in p for p in prompts)
+        if busy or not page.locator(f"{IDLE} >> visible=true").count():
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.time()
+        elif time.time() - idle_since > 20:
+            break  # stopped early (an error): the checks below say where
+        time.sleep(0.5)
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-item[data-command='docmanager:save']").click()
+    page.wait_for_selector(".jp-Notebook-cell >> nth=0")
+    time.sleep(3)  # the save request completes
 
 
 @pytest.mark.slow
