@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from initlab import data, noise
 from initlab.data import ImageSet
+from initlab.transforms import to_rgb32
 
 VARIANTS = ("scratch", "svm", "head", "head_aug")
 HEADS = ("linear", "mlp")
@@ -37,25 +38,20 @@ HIDDEN = 128  # the common Kaggle recipe's head: features -> 128 -> ReLU -> clas
 def as_rgb(images: ImageSet, size: int, how: str = "resize") -> ImageSet:
     """The images as 3 channels of `size` x `size`: grey images repeated over the channels
     (their mean/std too), then bilinearly resized (`how="resize"`) or zero-padded around the
-    centre (`how="pad"`, for 28x28 digits into a 32x32 network)."""
+    centre (`how="pad"`, for 28x28 digits into a 32x32 network: `transforms.to_rgb32`)."""
+    if how == "pad":
+        return to_rgb32(images, size)
+    if how != "resize":
+        raise ValueError(f"unknown how={how!r}; choose resize or pad")
     x = images.images
     mean, std = images.mean, images.std
     if images.in_channels == 1:
         x, mean, std = x.repeat(1, 3, 1, 1), mean * 3, std * 3
     elif images.in_channels != 3:
         raise ValueError(f"{images.name}: cannot make {images.in_channels} channels into RGB")
-    h, w = images.image_size
-    if how == "pad":
-        if h > size or w > size:
-            raise ValueError(f"{images.name}: {h}x{w} images do not fit into {size}x{size}")
-        top, left = (size - h) // 2, (size - w) // 2
-        x = F.pad(x, (left, size - w - left, top, size - h - top))
-    elif how == "resize":
-        if (h, w) != (size, size):
-            x = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True,
-                              align_corners=False).round().clamp(0, 255).to(torch.uint8)
-    else:
-        raise ValueError(f"unknown how={how!r}; choose resize or pad")
+    if images.image_size != (size, size):
+        x = F.interpolate(x.float(), size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False).round().clamp(0, 255).to(torch.uint8)
     return dataclasses.replace(images, images=x.contiguous(), mean=mean, std=std)
 
 
