@@ -8,7 +8,6 @@ parameter snapshots.
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from dataclasses import dataclass, field
@@ -226,7 +225,3 @@ def _train_epoch(model, batches, opt, batch_size, augment, generator, device, pb
         pbar.update(1)
     n = len(batches)
     return loss_sum.item() / n, correct.item() / n
-
-
-def clone_model(model: nn.Module) -> nn.Module:
-    return copy.deepcopy(model)
