@@ -56,7 +56,8 @@ def test_agop_of_all_layers_in_one_pass_equals_one_layer_at_a_time():
     for name, matrix in every.items():
         assert torch.allclose(matrix, agop(model, name, images, chunk_size=4), rtol=1e-5, atol=0)
         assert torch.allclose(matrix, matrix.T)
-        assert torch.linalg.eigvalsh(matrix).min() > -1e-9 * matrix.trace()  # PSD
+        # PSD up to the float32 rounding of the final W^T S W (float32 model)
+        assert torch.linalg.eigvalsh(matrix).min() > -1e-6 * matrix.trace()
 
 
 def test_agop_keeps_the_mode_and_rejects_unknown_layers():

@@ -73,11 +73,16 @@ def agop(
 
     Memory is bounded by `chunk_size` images: one forward per chunk, then one backward per
     class, each giving every chosen layer's output gradient G at once; only sum G G^T
-    (c_out x c_out per layer) is kept. The model runs in eval mode (no dropout) and is left as
-    it was.
+    (c_out x c_out per layer, float64) is kept. The parameters' gradients are never needed,
+    so they are switched off for the call: the graph starts at the first chosen layer. The
+    final W^T S W, the one step whose cost (2 D^2 c_out) does not shrink with the images,
+    runs in the model's own precision (float32 rounding on a covariance estimate from float32
+    gradients) and is returned as float64. The model runs in eval mode (no dropout) and is left
+    as it was.
     """
     chosen, single = _resolve(model, layer)
     was_training = model.training
+    wanted_grad = [p.requires_grad for p in model.parameters()]
     model.eval()
     device = next(model.parameters()).device
     classes = _class_list(model, images[:1].to(device), classes)
@@ -88,10 +93,13 @@ def agop(
     def keep(name: str, out: torch.Tensor) -> torch.Tensor:
         # The conv output itself is kept and a copy flows on: an in-place ReLU (VGG's) would
         # otherwise overwrite it, and the gradient would be taken after the ReLU, not before.
+        if not out.requires_grad:  # the first chosen layer: the graph starts here
+            out.requires_grad_()
         outputs[name] = out
         return out.clone()
 
     hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: keep(n, out)) for n, m in chosen]
+    model.requires_grad_(False)
     try:
         for start in range(0, len(images), chunk_size):
             x = images[start:start + chunk_size].to(device)
@@ -102,17 +110,19 @@ def agop(
                     grads = torch.autograd.grad(logits[:, c].sum(), tensors,
                                                 retain_graph=i < len(classes) - 1)
                     for (n, _), g in zip(chosen, grads):
-                        g = g.transpose(0, 1).reshape(g.shape[1], -1).double()
-                        sums[n] += g @ g.T
+                        g = g.transpose(0, 1).reshape(g.shape[1], -1)
+                        sums[n] += (g @ g.T).double()  # per chunk in the model's precision
             outputs.clear()
     finally:
         for h in hooks:
             h.remove()
         model.train(was_training)
+        for p, wanted in zip(model.parameters(), wanted_grad):
+            p.requires_grad_(wanted)
     result = {}
     for n, m in chosen:
-        w = flat_filters(m).to(device)
-        result[n] = (w.T @ sums[n] @ w).cpu()
+        w = m.weight.detach().reshape(m.out_channels, -1)
+        result[n] = (w.T @ (sums[n].to(w.dtype) @ w)).double().cpu()
     return result[chosen[0][0]] if single else result
 
 
