@@ -4,9 +4,11 @@ import functools
 
 import pytest
 import torch
+from torch import nn
+from torch.func import stack_module_state
 
 from initlab import data, noise
-from initlab.batched import fit_many
+from initlab.batched import fit_many, groupable, stacked_forward
 from initlab.models import build_model
 from initlab.train import fit
 
@@ -39,6 +41,37 @@ def test_fit_many_equals_separate_fits(subsets, optimizer):
         for (key, a), b in zip(model.state_dict().items(), together[i].state_dict().values()):
             assert torch.allclose(a, b, atol=2e-4), key
     assert not torch.allclose(together[0][0].weight, together[1][0].weight)
+
+
+def _tanh_net():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.Tanh(), nn.Flatten(), nn.Linear(4 * 30 * 30, 10))
+
+
+@pytest.mark.parametrize("make, grouped", [
+    (lambda: build_model("tiny_cnn", 10), True),
+    (lambda: build_model("lenet5", 10, 3, width=0.5), True),
+    (_tanh_net, False),  # not a conv/ReLU/max-pool/linear stack: vmap(functional_call)
+])
+def test_stacked_forward_equals_each_model(make, grouped):
+    torch.manual_seed(0)
+    models = [make() for _ in range(3)]
+    assert groupable(models[0]) == grouped
+    params, buffers = stack_module_state(models)
+    channels, side = (1, 28) if models[0][0].in_channels == 1 else (3, 32)
+    x = torch.randn(3, 5, channels, side, side)
+    out = stacked_forward(models[0], 3)(params, buffers, x)
+    for i, model in enumerate(models):
+        assert torch.allclose(out[i], model(x[i]), atol=1e-5)
+
+
+def test_groupable_refuses_layers_it_cannot_stack():
+    assert not groupable(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Dropout(), nn.Flatten(),
+                                       nn.Linear(2 * 26 * 26, 10)))
+    assert not groupable(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"),
+                                       nn.Flatten(), nn.Linear(2 * 28 * 28, 10)))
+    assert not groupable(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(start_dim=2),
+                                       nn.Linear(26 * 26, 10)))
+    assert not groupable(build_model("resnet18", 10, width=0.0625, stem="cifar"))
 
 
 def test_batch_norm_models_fall_back_to_sequential_fits(subsets):
