@@ -11,7 +11,7 @@ images, chunks of 64 at 32x32. Goal: agop >= 20x faster.
 
 Both methods pay the same forward pass and the same C backward passes from the logits down to
 the layer (C classes; no exact method needs fewer); `agop` saves the per-position
-(c_in*k*k)^2 outer products. So the ratio is near 1-3x for the early layers, whose backward
+(c_in*k*k)^2 outer products. So the ratio is about 2-4x for the early layers, whose backward
 passes run through the whole network, and largest for the deep ones, where the outer products
 dominate the brute force.
 """
