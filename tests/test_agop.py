@@ -68,6 +68,13 @@ def test_agop_keeps_the_mode_and_rejects_unknown_layers():
     assert result["features.3"].shape == (36, 36)  # 4 input channels x 3 x 3
     with pytest.raises(ValueError, match="not a conv layer"):
         agop(model, "classifier.0", images)
+    # agop switches parameter gradients off for the call: they come back, also after an error
+    model.requires_grad_(True).features[0].weight.requires_grad_(False)
+    wanted = [p.requires_grad for p in model.parameters()]
+    with pytest.raises(RuntimeError):
+        agop(model, "features.3", torch.randn(3, 2, 32, 32), classes=range(10))  # 2 channels
+    agop(model, "features.3", images)
+    assert [p.requires_grad for p in model.parameters()] == wanted and not wanted[0]
 
 
 def test_nfm_is_w_transpose_w():
