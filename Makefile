@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= smoke
 
-.PHONY: reproduce test render lint clean-venv
+.PHONY: reproduce test test-fast render lint clean-venv
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found: install python3.11 (Debian: apt-get install python3 python3-venv)"; exit 1; }
@@ -23,12 +23,16 @@ reproduce: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## The test suite without the slow notebook runs (about a minute).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 ## Re-render every figure and table from the results store, without training.
 render: $(STAMP)
 	$(BIN)/initlab render --profile $(PROFILE)
 
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests bench
+	$(BIN)/ruff check lib tests bench notebooks
 
 clean-venv:
 	rm -rf $(VENV)

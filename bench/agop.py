@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from common import header, timed  # noqa: E402
 
-from initlab.agop import agop, agop_bruteforce  # noqa: E402
+from initlab.metrics.agop import agop, agop_bruteforce  # noqa: E402
 from initlab.models import build_model  # noqa: E402
 
 VGG11_CONVS = ("features.0", "features.3", "features.6", "features.8", "features.11",

@@ -18,10 +18,12 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from common import header, study_data, timed  # noqa: E402
 
-from initlab import noise  # noqa: E402
-from initlab.batched import fit_many  # noqa: E402
+from initlab.data import noise
 from initlab.models import build_model  # noqa: E402
-from initlab.train import fit  # noqa: E402
+from initlab.training.fit import fit  # noqa: E402
+from initlab.training.fit_many import fit_many  # noqa: E402
+from initlab.training.recipe import Recipe  # noqa: E402
+from initlab.training.runtime import Runtime  # noqa: E402
 
 
 def main() -> None:
@@ -34,16 +36,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs each")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
-    os.environ.setdefault("INITLAB_PROGRESS", "off")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    runtime = Runtime(args.device, threads=args.threads, progress="off")
     images = study_data(args.size * args.k)
     subsets = images.chunks(args.k, len(images) // args.k, seed=0)
     names = list(noise.NOISES)
     augments = [None if args.no_noise else functools.partial(noise.apply, names[i % len(names)])
                 for i in range(args.k)]
-    common = dict(optimizer="adam", lr=1e-3, epochs=args.epochs, batch_size=64,
-                  device=args.device)
+    common = dict(recipe=Recipe(lr=1e-3, epochs=args.epochs, batch_size=64), runtime=runtime)
 
     def models():
         torch.manual_seed(0)

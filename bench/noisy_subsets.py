@@ -24,9 +24,11 @@ from torchvision.transforms import v2
 sys.path.insert(0, os.path.dirname(__file__))
 from common import header, study_data, timed  # noqa: E402
 
-from initlab import noise  # noqa: E402
-from initlab.batched import fit_many  # noqa: E402
+from initlab.data import noise
 from initlab.models import build_model  # noqa: E402
+from initlab.training.fit_many import fit_many  # noqa: E402
+from initlab.training.recipe import Recipe  # noqa: E402
+from initlab.training.runtime import Runtime  # noqa: E402
 
 TEXTBOOK_NOISES = [  # the study's six noises as torchvision transforms, per sample
     v2.RandomPerspective(distortion_scale=0.6, p=1.0, fill=-1),
@@ -67,9 +69,10 @@ def textbook(subsets) -> None:
 def ours(subsets, device: str) -> None:
     torch.manual_seed(0)
     models = [build_model("tiny_cnn", 10) for _ in subsets]
-    fit_many(models, subsets, optimizer="adam", lr=1e-3, epochs=1, batch_size=64,
+    fit_many(models, subsets, recipe=Recipe(lr=1e-3, epochs=1, batch_size=64),
+             runtime=Runtime(device, progress="off"),
              augments=[functools.partial(noise.apply, n) for n in noise.NOISES],
-             seeds=list(range(len(subsets))), device=device)
+             seeds=list(range(len(subsets))))
 
 
 def main() -> None:
@@ -77,7 +80,6 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000, help="images per noisy subset")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    os.environ.setdefault("INITLAB_PROGRESS", "off")
     images = study_data(6 * args.size)
     subsets = images.chunks(6, len(images) // 6, seed=0)
     header(f"study 01 noisy subsets: 6 x {len(subsets[0])} {images.name} images, 1 epoch")

@@ -24,11 +24,11 @@ from torchvision.transforms import v2
 sys.path.insert(0, os.path.dirname(__file__))
 from common import timed  # noqa: E402
 
-from initlab import noise  # noqa: E402
-from initlab.data import ImageSet  # noqa: E402
-from initlab.devices import pick_device  # noqa: E402
+from initlab.data import ImageSet, augment, noise  # noqa: E402
 from initlab.models import build_model  # noqa: E402
-from initlab.train import fit  # noqa: E402
+from initlab.training.fit import fit  # noqa: E402
+from initlab.training.recipe import Recipe  # noqa: E402
+from initlab.training.runtime import Runtime, pick_device  # noqa: E402
 
 MEAN, STD = (0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)
 
@@ -40,8 +40,8 @@ def synthetic(size: int) -> ImageSet:
     return ImageSet(images, labels, tuple(map(str, range(10))), MEAN, STD, "synthetic")
 
 
-def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    return noise.rotate(noise.hflip(x, g), g, 15.0)
+def flip_rotate(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    return noise.rotate(augment.hflip(x, g), g, 15.0)
 
 
 def textbook_epoch(data: ImageSet, device: torch.device, workers: int) -> None:
@@ -69,8 +69,9 @@ def textbook_epoch(data: ImageSet, device: torch.device, workers: int) -> None:
 
 def ours_epoch(data: ImageSet, device: torch.device) -> None:
     model = build_model("resnet18", 10, 3)
-    fit(model, data, optimizer="sgd", lr=0.01, weight_decay=1e-4, epochs=1, batch_size=128,
-        augment=augment, device=device)
+    recipe = Recipe(optimizer="sgd", lr=0.01, weight_decay=1e-4, epochs=1, batch_size=128)
+    fit(model, data, recipe=recipe, runtime=Runtime(str(device), progress="off"),
+        augment=flip_rotate)
     if device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -91,7 +92,6 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0,
                         help="the device's dense bf16 peak (H100 SXM: 989)")
     args = parser.parse_args()
-    os.environ.setdefault("INITLAB_PROGRESS", "off")
     device = pick_device(args.device)
     data = synthetic(args.size)
     name = torch.cuda.get_device_name() if device.type == "cuda" else device.type

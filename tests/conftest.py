@@ -17,5 +17,4 @@ def shared_outputs(tmp_path_factory) -> dict[str, str]:
 def isolated_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("INITLAB_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("INITLAB_FIGURES", str(tmp_path / "figures"))
-    monkeypatch.setenv("INITLAB_PROGRESS", "off")
     return tmp_path

@@ -7,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from initlab import similarity
-from initlab.agop import (
+from initlab.metrics.agop import (
     agop,
     agop_bruteforce,
     ansatz_correlation,
@@ -83,7 +82,6 @@ def test_nfm_is_w_transpose_w():
     by_hand = sum(torch.outer(f.flatten(), f.flatten()) for f in w)  # sum of filter outer products
     assert torch.allclose(nfm(conv), by_hand)
     assert nfm(conv).shape == (27, 27)
-    assert similarity.nfm is nfm and similarity.agop is agop  # re-exported
 
 
 def test_ansatz_correlation_is_pearson_of_the_entries():

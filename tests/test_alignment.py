@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from initlab import alignment
-from initlab.initializers import initialize
+from initlab.inits import initialize
+from initlab.metrics import matching as alignment
 from initlab.models import build_model
 
 

@@ -7,10 +7,15 @@ import torch
 from torch import nn
 from torch.func import stack_module_state
 
-from initlab import data, noise
-from initlab.batched import fit_many, groupable, stacked_forward
+from initlab import data
+from initlab.data import noise
 from initlab.models import build_model
-from initlab.train import fit
+from initlab.training.fit import fit
+from initlab.training.fit_many import fit_many, groupable, stacked_forward
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+CPU = Runtime("cpu")
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +33,9 @@ def _models(seed: int, k: int, name="tiny_cnn", **options):
 def test_fit_many_equals_separate_fits(subsets, optimizer):
     chunks, test = subsets
     augments = [functools.partial(noise.apply, n) for n in ("blur", "erasing", "rotation")]
-    kwargs = dict(optimizer=optimizer, lr=0.01, epochs=2, batch_size=64, device="cpu",
-                  weight_decay=1e-4, nesterov=optimizer == "sgd")
+    recipe = Recipe(optimizer=optimizer, lr=0.01, epochs=2, batch_size=64, weight_decay=1e-4,
+                    nesterov=optimizer == "sgd", lr_every=1, lr_factor=0.5)
+    kwargs = dict(recipe=recipe, runtime=CPU, snapshot_epochs=(0, 1))
     together = _models(0, 3)
     histories = fit_many(together, chunks, [test] * 3, augments=augments, seeds=[1, 2, 3],
                          **kwargs)
@@ -40,6 +46,9 @@ def test_fit_many_equals_separate_fits(subsets, optimizer):
                               torch.tensor(history.frame.value.values), atol=2e-4)
         for (key, a), b in zip(model.state_dict().items(), together[i].state_dict().values()):
             assert torch.allclose(a, b, atol=2e-4), key
+        assert sorted(history.snapshots) == sorted(histories[i].snapshots) == [0, 1]
+        for key, a in history.snapshots[1].items():
+            assert torch.allclose(a, histories[i].snapshots[1][key], atol=2e-4), key
     assert not torch.allclose(together[0][0].weight, together[1][0].weight)
 
 
@@ -78,15 +87,16 @@ def test_batch_norm_models_fall_back_to_sequential_fits(subsets):
     chunks, _ = subsets
     models = _models(0, 2, "resnet18", width=0.0625, stem="cifar")
     reference = _models(0, 2, "resnet18", width=0.0625, stem="cifar")
-    fit_many(models, chunks[:2], seeds=[4, 5], epochs=1, device="cpu")
+    fit_many(models, chunks[:2], seeds=[4, 5], recipe=Recipe(), runtime=CPU)
     for i, model in enumerate(reference):
-        fit(model, chunks[i], seed=4 + i, epochs=1, device="cpu")
+        fit(model, chunks[i], seed=4 + i, recipe=Recipe(), runtime=CPU)
         assert torch.equal(model.bn1.running_mean, models[i].bn1.running_mean)
 
 
 def test_mismatched_inputs_are_rejected(subsets):
     chunks, _ = subsets
     with pytest.raises(ValueError, match="one entry per model"):
-        fit_many(_models(0, 3), chunks[:2], device="cpu")
+        fit_many(_models(0, 3), chunks[:2], recipe=Recipe(), runtime=CPU)
     with pytest.raises(ValueError, match="one size"):
-        fit_many(_models(0, 2), [chunks[0], chunks[1].subset(slice(0, 100))], device="cpu")
+        fit_many(_models(0, 2), [chunks[0], chunks[1].subset(slice(0, 100))], recipe=Recipe(),
+                 runtime=CPU)

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from initlab import clustering
-from initlab.initializers import initialize
+from initlab.inits import clustered as clustering
+from initlab.inits import filters, initialize
 from initlab.models import build_model
 
 
@@ -112,7 +112,7 @@ def test_kaiming_rescale_sets_the_layer_rms():
 
 def test_gabor_values_match_the_formula_on_a_centred_grid():
     sigma, theta, lambd, psi, gamma = 2.0, 0.7, 5.0, 1.1, 0.95
-    kernel = clustering.gabor_kernel(7, sigma, theta, lambd, psi, gamma)
+    kernel = filters.gabor_kernel(7, sigma, theta, lambd, psi, gamma)
     for row, col in ((3, 3), (0, 0), (1, 5), (6, 2)):
         x, y = col - 3, row - 3
         xr = x * math.cos(theta) + y * math.sin(theta)
@@ -120,7 +120,7 @@ def test_gabor_values_match_the_formula_on_a_centred_grid():
         value = math.exp(-(xr**2 + gamma**2 * yr**2) / (2 * sigma**2)) * math.cos(
             2 * math.pi * xr / lambd + psi)
         assert float(kernel[row, col]) == pytest.approx(value, abs=1e-6)
-    even = clustering.gabor_kernel(3, 1.5, 0.3, 4.0, 0.0, 1.0)  # psi = 0: point-symmetric
+    even = filters.gabor_kernel(3, 1.5, 0.3, 4.0, 0.0, 1.0)  # psi = 0: point-symmetric
     assert float(even[1, 1]) == pytest.approx(1.0)
     assert torch.allclose(even, torch.flip(even, (0, 1)), atol=1e-6)
 
@@ -146,8 +146,8 @@ def test_pretrained_copies_everything_and_can_replace_the_head():
     torch.manual_seed(3)
     wide = build_model("resnet18", 7, 1, width=0.0625, stem="cifar")
     fc = wide.fc.weight.clone()
-    initialize(wide, "pretrained", source=source, keep_fc=False)
+    initialize(wide, "pretrained", source=source, keep_head=False)
     assert torch.equal(wide.fc.weight, fc) and torch.equal(wide.conv1.weight, source.conv1.weight)
-    with pytest.raises(ValueError, match="keep_fc=False"):
+    with pytest.raises(ValueError, match="keep_head=False"):
         initialize(build_model("resnet18", 7, 1, width=0.0625, stem="cifar"), "pretrained",
                    source=source)

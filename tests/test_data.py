@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding:
 def isolated_data_root(tmp_path, monkeypatch):
     """Nothing reads the real data/ folder or the system Fashion-MNIST unless a test asks."""
     monkeypatch.setenv("INITLAB_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(data.sets, "FASHION_MNIST_SYSTEM_DIRS", ())
     return tmp_path / "data"
 
 
@@ -418,7 +418,7 @@ SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 @pytest.mark.skipif(not SYSTEM_FASHION.is_dir(),
                     reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_from_debian_package(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "FASHION_MNIST_SYSTEM_DIRS", (SYSTEM_FASHION,))
+    monkeypatch.setattr(data.sets, "FASHION_MNIST_SYSTEM_DIRS", (SYSTEM_FASHION,))
     assert data.available("fashion_mnist", root=tmp_path)
     train = data.load("fashion_mnist", root=tmp_path)
     test = data.load("fashion_mnist", "test", root=tmp_path)
@@ -426,3 +426,27 @@ def test_fashion_mnist_from_debian_package(tmp_path, monkeypatch):
     assert train.labels.bincount().tolist() == [6000] * 10
     assert train.num_classes == 10 and train.classes[-1] == "Ankle boot"
     assert abs(train.images.float().mean().item() / 255 - 0.2860) < 1e-3
+
+
+class _WritesAFile:
+    """A pickle payload that would create a file when unpickled by plain `pickle.load`."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_cifar_pickle_that_runs_code_is_refused(tmp_path, protocol):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    target = tmp_path / "pwned.txt"
+    payload = {"data": np.zeros((1, 3072), np.uint8), "labels": [0], "x": _WritesAFile(target)}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]:
+        with open(folder / name, "wb") as handle:
+            pickle.dump(payload, handle, protocol=protocol)
+    with pytest.raises(CorruptDataError, match=r"refused to load (io|builtins)\.open"):
+        data.load("cifar10", root=tmp_path)
+    assert not target.exists()

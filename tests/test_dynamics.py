@@ -1,9 +1,10 @@
 """Study 05's measures: parameter layouts and counts, distances, change rate and share (against
 hand-computed values), histograms, feature correlation and greedy matching, the data layer's
-32x32x3 padding, and the grid of runs."""
+32x32x3 padding, the grid of runs, its recipes and its pretrained checkpoints' names."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,13 +12,19 @@ import pytest
 import torch
 from torch import nn
 
-from initlab import data, dynamics, profiles
-from initlab.studies import parameter_dynamics as study
-from initlab.transforms import to_rgb32
+from initlab import data, profiles, store
+from initlab.metrics import dynamics
+from initlab.metrics.matching import greedy_pairs
+from initlab.studies.parameter_dynamics import runs as study
+from initlab.studies.parameter_dynamics import sources
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+STUDY = "05_parameter_dynamics"
 
 
 def _model(arch: str, width: float = 1.0) -> nn.Module:
-    return study.build(arch, 10, width, "imagenet", 32, seed=0)
+    return sources.build(arch, 10, width, "imagenet", 32, seed=0)
 
 
 @pytest.mark.parametrize("arch, width, expected", [
@@ -97,7 +104,7 @@ def test_correlation_matches_numpy_and_dead_features_are_found():
 
 def test_greedy_matching_is_greedy_not_optimal():
     cross = torch.tensor([[0.9, 0.8], [0.85, 0.1]])
-    rows, cols, values = dynamics.greedy_match(cross)
+    rows, cols, values = greedy_pairs(cross)
     assert list(zip(rows.tolist(), cols.tolist())) == [(0, 0), (1, 1)]  # Hungarian: (0,1),(1,0)
     assert values.tolist() == pytest.approx([0.9, 0.1])
 
@@ -131,42 +138,42 @@ def test_penultimate_is_what_the_last_linear_layer_reads(arch, width, dim):
     assert torch.allclose(last(features), model(x), atol=1e-5)
 
 
-def test_to_rgb32_pads_with_background_and_repeats_the_channel():
+def test_padded_rgb_pads_with_background_and_repeats_the_channel():
     digits = data.load("digits", "test").subset(slice(0, 5))
-    rgb = to_rgb32(digits)
+    rgb = digits.padded(32).as_rgb()
     assert rgb.images.shape == (5, 3, 32, 32) and rgb.images.dtype == torch.uint8
     assert rgb.mean == digits.mean * 3 and rgb.std == digits.std * 3
     assert torch.equal(rgb.images[:, :, 2:30, 2:30], digits.images.expand(-1, 3, -1, -1))
     border = torch.ones(32, 32, dtype=torch.bool)
     border[2:30, 2:30] = False
     assert (rgb.images[:, :, border] == 0).all()
-    assert to_rgb32(rgb).images.data_ptr() == rgb.images.data_ptr() or torch.equal(
-        to_rgb32(rgb).images, rgb.images)
+    assert rgb.padded(32).as_rgb().images.data_ptr() == rgb.images.data_ptr() or torch.equal(
+        rgb.padded(32).as_rgb().images, rgb.images)
 
 
 def test_cells_name_one_cell_each_and_resolve_the_pretrained_source():
-    cfg = profiles.load("05_parameter_dynamics", "paper", archs="lenet5", optimizers="sgd")
+    cfg = profiles.load(STUDY, "paper", archs="lenet5", optimizers="sgd")
     cells = study.cells(cfg)
     assert len(cells) == 3 * 3  # data sets x inits
     assert all(len(c.archs) == len(c.datasets) == len(c.inits) == 1 for c in cells)
-    sources = {c.datasets[0]: c.pretrain_source for c in cells if c.inits == ("pretrained",)}
-    assert sources == {"mnist": "fashion_mnist", "fashion_mnist": "cifar10", "cifar10": "mnist"}
+    resolved = {c.datasets[0]: c.pretrain_source for c in cells if c.inits == ("pretrained",)}
+    assert resolved == {"mnist": "fashion_mnist", "fashion_mnist": "cifar10", "cifar10": "mnist"}
     assert all(c.pretrain_source == "" for c in cells if c.inits != ("pretrained",))
-    assert study.source_spec(cells[2], "lenet5", "mnist").dataset == "fashion_mnist"
+    assert sources.source_spec(cells[2], "lenet5", "mnist").dataset == "fashion_mnist"
     with pytest.raises(ValueError, match="another data set"):
-        study.cells(profiles.load("05_parameter_dynamics", "paper", datasets="mnist"))
+        study.cells(profiles.load(STUDY, "paper", datasets="mnist"))
     with pytest.raises(ValueError, match="snapshot_epochs"):
-        study.cells(profiles.load("05_parameter_dynamics", "smoke", epochs=3))
+        study.cells(profiles.load(STUDY, "smoke", epochs=3))
 
 
 def test_imagenet_weights_are_tried_only_where_they_fit():
-    paper = profiles.load("05_parameter_dynamics", "paper")
-    assert study.imagenet_fits(paper, "resnet18")
-    assert not study.imagenet_fits(paper, "lenet5")
-    assert not study.imagenet_fits(paper, "vgg19")  # 512-wide head on 32x32 by default
-    assert study.imagenet_fits(profiles.load("05_parameter_dynamics", "paper",
+    paper = profiles.load(STUDY, "paper")
+    assert sources.imagenet_fits(paper, "resnet18")
+    assert not sources.imagenet_fits(paper, "lenet5")
+    assert not sources.imagenet_fits(paper, "vgg19")  # 512-wide head on 32x32 by default
+    assert sources.imagenet_fits(profiles.load(STUDY, "paper",
                                              vgg_image_size=224), "vgg19")
-    assert not study.imagenet_fits(profiles.load("05_parameter_dynamics", "quick"), "resnet18")
+    assert not sources.imagenet_fits(profiles.load(STUDY, "quick"), "resnet18")
 
 
 def test_padding_only_taps_of_a_conv_on_a_1x1_map_and_of_resnet18_on_32x32():
@@ -185,12 +192,10 @@ def test_padding_only_taps_of_a_conv_on_a_1x1_map_and_of_resnet18_on_32x32():
 
 
 def test_a_run_stores_flat_float32_snapshots_features_and_the_sign_flip_jump():
-    cfg = profiles.load("05_parameter_dynamics", "smoke", archs="lenet5", inits="kaiming_uniform",
+    cfg = profiles.load(STUDY, "smoke", archs="lenet5", inits="kaiming_uniform",
                         optimizers="sgd", perturbations="sign_flip")
     (cell,) = study.cells(cfg)
-    threads = torch.get_num_threads()
-    result = study.run(cell, device="cpu")
-    assert torch.get_num_threads() == threads  # cpu_threads=1 in smoke, restored afterwards
+    result = study.run(cell, Runtime(device="cpu", progress="off"))
     assert result["snapshots"].dtype == torch.float32
     assert result["snapshots"].shape == (3, 62_006)
     assert result["snapshot_epochs"].tolist() == [0, 1, 2]
@@ -201,3 +206,43 @@ def test_a_run_stores_flat_float32_snapshots_features_and_the_sign_flip_jump():
     assert row.jump == pytest.approx(2 * trained_norm, rel=1e-5)
     assert row.norm_trained == pytest.approx(trained_norm, rel=1e-6)
     assert result["features_sign_flip"].shape == (128, 84)
+
+
+def test_recipes_follow_the_original_optimizer_settings():
+    paper = profiles.load(STUDY, "paper")
+    assert paper.recipe("resnet18", "sgd") == Recipe(optimizer="sgd", lr=0.005, momentum=0.9,
+                                                     eps=1e-8, epochs=20, batch_size=128)
+    assert paper.recipe("lenet5", "adam").eps == 1e-8
+    assert paper.recipe("vgg19", "adam").eps == 0.1  # the original's VGG19 + Adam setting
+    assert paper.recipe("vgg19", "sgd").eps == 1e-8
+    assert paper.recipe("lenet5", "adam", epochs=3).epochs == 3
+    smoke = profiles.load(STUDY, "smoke")
+    assert smoke.recipe("lenet5", "sgd").batch_size == 64
+    assert smoke.recipe("lenet5", "sgd").epochs == 2
+
+
+def test_a_checkpoint_is_named_by_its_training_recipe():
+    cells = study.cells(profiles.load(STUDY, "smoke"))
+    pretrained = {c.archs[0]: c for c in cells if c.inits == ("pretrained",)}
+    spec = sources.source_spec(pretrained["lenet5"], "lenet5", "digits")
+    assert spec.recipe == Recipe(optimizer="sgd", lr=0.005, momentum=0.9, eps=1e-8, epochs=1,
+                                 batch_size=64)
+    assert store.hashed_settings(spec)["recipe"] == {"optimizer": "sgd", "lr": 0.005}  # vs Recipe()
+    other = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, lr=0.01))
+    assert store.run_name(other) != store.run_name(spec)
+
+
+def test_data_loads_fresh_and_the_same_whatever_the_thread_count():
+    """digits computes its mean on load with a thread-dependent float32 reduction; loading on
+    one thread gives every run the same stats (and leaves the thread count as it was)."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        many = sources.rgb32("digits", "train")
+        assert torch.get_num_threads() == 4
+        torch.set_num_threads(1)
+        one = sources.rgb32("digits", "train")
+    finally:
+        torch.set_num_threads(before)
+    assert many.mean == one.mean and many.std == one.std
+    assert many is not one and many.images.data_ptr() != one.images.data_ptr()  # no shared cache

@@ -1,4 +1,4 @@
-"""Feature hooks, confusion matrices and t-SNE probes of study 04 (initlab.features)."""
+"""Feature hooks, confusion matrices and t-SNE probes of study 04 (initlab.metrics.features)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from initlab import features
 from initlab.data import ImageSet
+from initlab.metrics import features
 from initlab.models import build_model, count_parameters
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from initlab.agop import agop, matrix_sqrt, nfm
-from initlab.init_agop import MATRIX_METHODS, covariance, vgg_style
-from initlab.initializers import initialize, methods
+from initlab.inits import initialize, methods
+from initlab.inits.matrix import MATRIX_METHODS, covariance, vgg_style
+from initlab.metrics.agop import agop, matrix_sqrt, nfm
 from initlab.models import build_model, conv_layers
 
 DRAWS = 40_000  # filters per check; standard error of a covariance entry ~ sigma^2 * 0.007

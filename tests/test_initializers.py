@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from initlab.initializers import initialize, methods
+from initlab.inits import initialize, methods
+from initlab.metrics.similarity import kernel_slices, set_kernel_slices
 from initlab.models import build_model
-from initlab.similarity import kernel_slices, set_kernel_slices
 
 
 def _big() -> nn.Sequential:

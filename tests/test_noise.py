@@ -9,7 +9,8 @@ import torch
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
 
-from initlab import noise as nz
+from initlab.data import augment, warp
+from initlab.data import noise as nz
 
 STUDY_ORDER = ["perspective", "blur", "gaussian", "erasing", "elastic", "rotation"]
 FILL = -1.0
@@ -41,7 +42,7 @@ def batch(n: int, img: torch.Tensor | None = None) -> torch.Tensor:
     return (ring_image() if img is None else img).expand(n, 1, H, W).clone()
 
 
-ALL_FNS = {**nz.NOISES, "hflip": nz.hflip, "rotate": nz.rotate}
+ALL_FNS = {**nz.NOISES, "hflip": augment.hflip, "rotate": nz.rotate}
 
 
 # ------------------------------------------------------------------ registry and basic contract
@@ -87,17 +88,17 @@ def test_compose_applies_in_order() -> None:
     x = batch(16)
     g1, g2 = gen(5), gen(5)
     expected = nz.rotation(nz.blur(x, g2), g2)
-    assert torch.equal(nz.compose(nz.blur, nz.rotation)(x, g1), expected)
+    assert torch.equal(augment.compose(nz.blur, nz.rotation)(x, g1), expected)
 
 
 def test_rotate_zero_degrees_is_identity_and_hflip() -> None:
     x = torch.rand(64, 1, H, W, generator=gen(0))
     assert torch.equal(nz.rotate(x, gen(1), max_degrees=0.0), x)
-    out = nz.hflip(x, gen(2))
+    out = augment.hflip(x, gen(2))
     flipped = (out == x.flip(-1)).flatten(1).all(1)
     kept = (out == x).flatten(1).all(1)
     assert bool((flipped | kept).all()) and 16 <= int(flipped.sum()) <= 48
-    assert torch.equal(nz.hflip(x, gen(2), p=0.0), x)
+    assert torch.equal(augment.hflip(x, gen(2), p=0.0), x)
 
 
 # ------------------------------------------------------------------ per-noise properties
@@ -279,9 +280,9 @@ def test_blur_ignores_autocast() -> None:
 
 def test_elastic_smoothing_matches_torchvision_blur() -> None:
     field = torch.rand(4, 2, H, W, generator=gen(0)) * 2 - 1
-    kernel = nz._gaussian_kernel1d(41, torch.tensor([5.0]), torch.float32)
+    kernel = warp.gaussian_kernel1d(41, torch.tensor([5.0]), torch.float32)
     ref = TF.gaussian_blur(field, [41, 41], [5.0, 5.0])
-    torch.testing.assert_close(nz._separable_blur(field, kernel), ref, atol=1e-5, rtol=0)
+    torch.testing.assert_close(warp.separable_blur(field, kernel), ref, atol=1e-5, rtol=0)
 
 
 # ------------------------------------------------------------------ torchvision, same distribution

@@ -99,7 +99,9 @@ def test_render_without_stored_runs_fails_clearly_and_keeps_the_partial_notebook
     result = initlab("render", "01_warm_start", "--profile", "smoke")
     assert result.returncode == 1
     assert "MissingRunError" in result.stderr and "initlab run 01_warm_start" in result.stderr
-    assert (tmp_path / "figures" / "smoke" / "01_warm_start" / "01_warm_start.ipynb").exists()
+    partial = tmp_path / "figures" / "smoke" / "01_warm_start.failed" / "01_warm_start.ipynb"
+    assert partial.exists() and str(partial) in result.stderr
+    assert not (tmp_path / "figures" / "smoke" / "01_warm_start" / "01_warm_start.ipynb").exists()
 
 
 def test_committed_notebooks_have_no_outputs_and_a_parameters_cell():

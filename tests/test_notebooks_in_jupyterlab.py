@@ -48,7 +48,7 @@ def lab(tmp_path_factory, shared_outputs):
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = _free_port(), "initlab-test-token"
-    env = dict(os.environ, **shared_outputs, INITLAB_PROGRESS="off")
+    env = dict(os.environ, **shared_outputs)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          "--allow-root",

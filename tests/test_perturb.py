@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 
-from initlab.initializers import initialize, methods
-from initlab.perturb import head_keys
-from initlab.studies import parameter_dynamics as study
+from initlab.inits import initialize, methods
+from initlab.inits.weights import head_keys
+from initlab.studies.parameter_dynamics import sources as study
 
 
 def _resnet(seed: int = 0, width: float = 0.125):
@@ -17,7 +17,7 @@ def _resnet(seed: int = 0, width: float = 0.125):
 
 
 def test_perturbations_are_registered():
-    assert {"sign_flip", "distortion", "pretrained_checkpoint"} <= set(methods())
+    assert {"sign_flip", "distortion", "pretrained"} <= set(methods())
 
 
 def test_sign_flip_twice_is_the_identity_and_once_negates_parameters_only():
@@ -45,39 +45,40 @@ def test_distortion_adds_epsilon_to_every_parameter():
     assert flat.abs().max() < 1e-6 + 1e-7 and flat.mean().item() == pytest.approx(1e-6, rel=0.1)
 
 
-def test_pretrained_checkpoint_loads_all_but_the_head():
+def test_pretrained_loads_all_but_the_head():
     source, target = _resnet(seed=1), _resnet(seed=2)
     fresh_head = {k: v.clone() for k, v in target.state_dict().items() if k in head_keys(target)}
     assert set(fresh_head) == {"fc.weight", "fc.bias"}
-    initialize(target, "pretrained_checkpoint", state=source.state_dict())
+    initialize(target, "pretrained", source=source.state_dict(), keep_head=False)
     for key, value in target.state_dict().items():
         expected = fresh_head[key] if key in fresh_head else source.state_dict()[key]
         assert torch.equal(value, expected), key
-    initialize(target, "pretrained_checkpoint", state=source.state_dict(), keep_head=True)
+    initialize(target, "pretrained", source=source.state_dict(), keep_head=True)
     assert torch.equal(target.fc.weight, source.fc.weight)
 
 
-def test_pretrained_checkpoint_head_of_a_sequential_and_a_width_mismatch():
+def test_pretrained_head_of_a_sequential_and_a_width_mismatch():
     lenet = study.build("lenet5", 10, 1.0, "imagenet", 32, seed=0)
     assert head_keys(lenet) == ["11.weight", "11.bias"]
     with pytest.raises(ValueError, match="does not fit"):
-        initialize(_resnet(width=0.25), "pretrained_checkpoint", state=_resnet().state_dict())
+        initialize(_resnet(width=0.25), "pretrained", source=_resnet().state_dict(),
+                   keep_head=False)
 
 
 def test_pretrained_falls_back_to_the_checkpoint_when_imagenet_weights_are_missing(monkeypatch):
-    from initlab import profiles
+    from initlab import profiles, store
     from initlab.models.pretrained import WeightsUnavailableError
 
     def offline(model, name):
         raise WeightsUnavailableError("offline")
 
     source = study.build("resnet18", 10, 1.0, "imagenet", 32, seed=5)
-    state = {f"state/{k}": v for k, v in source.state_dict().items()}
+    state = store.model_tensors(source)
     monkeypatch.setattr(study, "load_imagenet", offline)
-    monkeypatch.setattr(study, "source_result", lambda spec, device="auto", train=True: state)
+    monkeypatch.setattr(study, "source_result", lambda spec, runtime=None, train=True: state)
     cfg = profiles.load("05_parameter_dynamics", "paper")  # width 1: ImageNet weights would fit
     model = study.build("resnet18", 10, 1.0, "imagenet", 32, seed=6)
-    origin = study.load_pretrained(cfg, model, "resnet18", "mnist", "cpu")
+    origin = study.load_pretrained(cfg, model, "resnet18", "mnist")
     assert origin == "checkpoint (fashion_mnist)"
     assert torch.equal(model.conv1.weight, source.conv1.weight)
     assert not torch.equal(model.fc.weight, source.fc.weight)  # a fresh head

@@ -1,7 +1,7 @@
 import pytest
 
 from initlab import profiles
-from initlab.profiles import WarmStartSettings
+from initlab.studies.warm_start.settings import WarmStartSettings
 
 
 def test_profiles_differ_only_where_they_say():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import subprocess
 import sys
@@ -13,7 +12,8 @@ import pytest
 import torch
 
 from initlab import cli, paths, profiles, store
-from initlab.studies import warm_start
+from initlab.studies.warm_start import runs as warm_start
+from initlab.training.runtime import Runtime
 
 ROOT = paths.project_root()
 
@@ -21,9 +21,10 @@ ROOT = paths.project_root()
 def test_same_settings_and_seed_give_identical_tables_on_cpu(tmp_path):
     cfg = dataclasses.replace(profiles.load("01_warm_start", "smoke"), iterations=1)
     runs = warm_start.iteration_settings(cfg)
-    fn = functools.partial(warm_start.run, device="cpu")
-    first = store.run_many("01_warm_start", runs, fn, root=tmp_path / "a")
-    second = store.run_many("01_warm_start", runs, fn, root=tmp_path / "b")
+    cpu = Runtime("cpu")
+    first = store.run_many("01_warm_start", runs, warm_start.run, runtime=cpu, root=tmp_path / "a")
+    second = store.run_many("01_warm_start", runs, warm_start.run, runtime=cpu,
+                            root=tmp_path / "b")
     for table in ("accuracy", "similarity", "noisy_models"):
         pd.testing.assert_frame_equal(store.gather(runs, first, table),
                                       store.gather(runs, second, table))

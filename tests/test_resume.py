@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from initlab import checkpoints, store
+from initlab import store
+from initlab.training import checkpoints
 
 sys.path.insert(0, str(Path(__file__).parent))
 from resume_job import Job, work  # noqa: E402
@@ -22,7 +23,7 @@ from resume_job import Job, work  # noqa: E402
 def _killed_mid_run(root: Path) -> None:
     """Start the job in a subprocess and SIGKILL it once the single model has 2 epochs done."""
     job = subprocess.Popen([sys.executable, str(Path(__file__).parent / "resume_job.py"),
-                            str(root)], env=dict(os.environ, INITLAB_PROGRESS="off"))
+                            str(root)], env=dict(os.environ))
     deadline = time.time() + 300
     try:
         while time.time() < deadline and job.poll() is None:
@@ -50,6 +51,19 @@ def test_a_killed_run_resumes_to_the_same_numbers(tmp_path):
     assert torch.equal(resumed["single"], unbroken["single"])
     assert torch.equal(resumed["pair"], unbroken["pair"])
     assert not list((tmp_path / "broken").glob("job/*.partial")), "scratch kept after the run"
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_the_training_restarts(tmp_path, capsys):
+    torch.set_num_threads(1)
+    _killed_mid_run(tmp_path / "broken")
+    slot = next((tmp_path / "broken").glob("job/*.partial/002-single.pt"))
+    slot.write_bytes(slot.read_bytes()[:200])  # cut short, as by a full disk or a bad copy
+    resumed = store.run("job", Job(), work, root=tmp_path / "broken")
+    unbroken = store.run("job", Job(), work, root=tmp_path / "unbroken")
+    assert torch.equal(resumed["single"], unbroken["single"])
+    err = capsys.readouterr().err
+    assert f"checkpoint {slot} is damaged" in err and "restarts from its first epoch" in err
+    assert "weights_only" not in err
 
 
 def test_checkpoints_are_written_only_inside_a_store_run(tmp_path):

@@ -2,16 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from initlab.models import build_model
-from initlab.similarity import (
-    align_to,
+from initlab.metrics.matching import align_to, matching, permute_outputs
+from initlab.metrics.similarity import (
     filter_similarity,
     kernel_slices,
-    matching,
     pairwise,
-    permute_outputs,
     set_kernel_slices,
 )
+from initlab.models import build_model
 
 
 def test_metrics_match_a_brute_force_numpy_computation():

@@ -1,4 +1,9 @@
 import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -19,7 +24,7 @@ class Toy:
 calls: list = []
 
 
-def compute(settings: Toy) -> dict:
+def compute(settings: Toy, runtime=None) -> dict:
     calls.append(settings)
     frame = pd.DataFrame({"epoch": [1, 2], "value": [settings.width * 1.0, settings.lr]})
     return {"metrics": frame, "weights": torch.arange(settings.width, dtype=torch.float32)}
@@ -67,8 +72,6 @@ def test_run_many_computes_only_what_is_missing_and_gathers_a_tidy_frame(tmp_pat
     frame = store.gather(runs, results, "metrics")
     assert len(frame) == 6 and set(frame.width) == {1, 2, 3}
     assert frame.run.nunique() == 3
-    loaded = store.load("toy", "metrics", root=tmp_path)
-    assert sorted(loaded.width.unique()) == [1, 2, 3]
 
 
 def test_run_many_through_a_process_pool(tmp_path):
@@ -82,12 +85,12 @@ def test_run_many_through_a_process_pool(tmp_path):
 
 def test_only_frames_and_tensors_are_stored(tmp_path):
     with pytest.raises(TypeError, match="DataFrames"):
-        store.run("toy", Toy(), lambda s: {"x": 3}, root=tmp_path)
+        store.run("toy", Toy(), lambda s, r: {"x": 3}, root=tmp_path)
     assert dataclasses.asdict(Toy())["repeats"] == 3
 
 
-def diverges_for_width_2(settings: Toy) -> dict:
-    from initlab.train import TrainingDiverged
+def diverges_for_width_2(settings: Toy, runtime=None) -> dict:
+    from initlab.training.loop import TrainingDiverged
 
     if settings.width == 2:
         raise TrainingDiverged("run toy: training loss is nan at epoch 3")
@@ -99,3 +102,88 @@ def test_a_diverged_run_is_named_and_the_others_are_kept(tmp_path):
     with pytest.raises(store.RunsFailed, match=r"1 of 3 runs diverged(.|\n)*epoch 3"):
         store.run_many("toy", runs, diverges_for_width_2, root=tmp_path)
     assert [store.is_done("toy", s, tmp_path) for s in runs] == [True, False, True]
+
+
+def test_a_model_is_stored_and_loaded_back_one_way(tmp_path):
+    from initlab.models import build_model
+
+    model = build_model("tiny_cnn", 10, seed=3)
+
+    def train_nothing(settings, runtime=None):
+        return {"curve": pd.DataFrame({"epoch": [1]}), **store.model_tensors(model)}
+
+    result = store.run("toy", Toy(width=11), train_nothing, root=tmp_path)
+    loaded = build_model("tiny_cnn", 10, seed=4)
+    loaded.load_state_dict(store.model_state(result))
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                  model.state_dict().values()))
+    with pytest.raises(KeyError, match="stored no model"):
+        store.model_state({"curve": result["curve"]})
+
+
+def _stored(tmp_path, settings=None):
+    settings = settings or Toy(width=5)
+    store.run("toy", settings, compute, root=tmp_path)
+    return store.run_dir("toy", settings, tmp_path), settings
+
+
+@pytest.mark.parametrize("damage, why", [
+    (lambda f: (f / "metrics.csv").write_text((f / "metrics.csv").read_text().splitlines()[0]),
+     "damaged metrics.csv"),
+    (lambda f: (f / "tensors.pt").write_bytes((f / "tensors.pt").read_bytes()[:100]),
+     "damaged tensors.pt"),
+    (lambda f: (f / "metrics.csv").unlink(), "lacks metrics.csv"),
+    (lambda f: (f / "manifest.json").unlink(), "no readable manifest"),
+])
+def test_a_damaged_run_is_named_set_aside_and_redone(tmp_path, capsys, damage, why):
+    folder, settings = _stored(tmp_path)
+    good = store.run("toy", settings, compute, root=tmp_path)
+    damage(folder)
+    with pytest.raises(store.MissingRunError, match=why):  # render only: says what is wrong
+        store.run("toy", settings, compute, train=False, root=tmp_path)
+    calls.clear()
+    redone = store.run("toy", settings, compute, root=tmp_path)
+    assert len(calls) == 1 and redone["metrics"].equals(good["metrics"])
+    line = capsys.readouterr().err
+    assert str(folder) in line and why in line and "computing it again" in line
+    kept = list((folder.parent / ".set-aside").iterdir())  # never deleted silently
+    assert len(kept) == 1 and kept[0].name.startswith(folder.name)
+
+
+def test_a_stored_run_never_stands_in_for_other_settings(tmp_path, capsys):
+    folder, settings = _stored(tmp_path)
+    record = json.loads((folder / "settings.json").read_text())
+    record["settings"]["lr"] = 0.2  # as if the default had been 0.2 when it was stored
+    (folder / "settings.json").write_text(json.dumps(record))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["settings.json"] = {"size": (folder / "settings.json").stat().st_size,
+                                 "sha256": hashlib.sha256((folder / "settings.json").read_bytes())
+                                 .hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert not store.is_done("toy", settings, tmp_path)
+    calls.clear()
+    store.run("toy", settings, compute, root=tmp_path)
+    assert len(calls) == 1
+    assert "other settings (lr: stored 0.2, wanted 0.1)" in capsys.readouterr().err
+
+
+def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
+    folder, _ = _stored(tmp_path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = folder.with_name(f"abc.tmp-{dead}")
+    live = folder.with_name(f"def.tmp-{os.getppid()}")
+    stale.mkdir()
+    live.mkdir()
+    store.run("toy", Toy(width=6), compute, root=tmp_path)
+    assert not stale.exists() and live.exists()
+
+
+def test_a_full_disk_says_so_and_leaves_no_temp_folder(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:858] . unexpected pos 64 vs 0")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(store.NoSpaceLeft, match=f"no space left on {tmp_path / 'toy'}"):
+        store.run("toy", Toy(width=7), compute, root=tmp_path)
+    assert [p.name for p in (tmp_path / "toy").iterdir()] == []

@@ -4,7 +4,12 @@ from torch.nn import functional as F
 
 from initlab import data
 from initlab.models import build_model
-from initlab.train import TrainingDiverged, evaluate, fit
+from initlab.training.fit import fit
+from initlab.training.loop import TrainingDiverged, evaluate
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+CPU = Runtime("cpu")
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +24,8 @@ def _model(seed=0):
 
 def test_fit_learns_digits_and_logs_a_tidy_history(digits):
     train, test = digits
-    history = fit(_model(), train, test, lr=3e-3, epochs=4, batch_size=32, device="cpu")
+    history = fit(_model(), train, test, recipe=Recipe(lr=3e-3, epochs=4, batch_size=32),
+                  runtime=CPU)
     frame = history.frame
     assert list(frame.columns) == ["epoch", "split", "metric", "value"]
     assert len(frame) == 4 * 2 * 2  # epochs x (train, val) x (loss, accuracy)
@@ -33,12 +39,12 @@ def test_same_seed_same_numbers_on_cpu(digits):
     runs = []
     for _ in range(2):
         model = _model(1)
-        history = fit(model, train, test, epochs=2, device="cpu", seed=5,
+        history = fit(model, train, test, recipe=Recipe(epochs=2), runtime=CPU, seed=5,
                       augment=lambda x, g: x + 0.1 * torch.randn(x.shape, generator=g))
         runs.append((history.frame, model.state_dict()))
     assert runs[0][0].equals(runs[1][0])
     assert all(torch.equal(v, runs[1][1][k]) for k, v in runs[0][1].items())
-    other = fit(_model(1), train, test, epochs=2, device="cpu", seed=6)
+    other = fit(_model(1), train, test, recipe=Recipe(epochs=2), runtime=CPU, seed=6)
     assert not other.frame.equals(runs[0][0])
 
 
@@ -46,8 +52,8 @@ def test_snapshots_and_step_decay(digits):
     train, _ = digits
     model = _model()
     initial = {k: v.clone() for k, v in model.state_dict().items()}
-    history = fit(model, train, optimizer="sgd", lr=0.05, epochs=3, snapshot_epochs=(0, 1, 3),
-                  lr_step=(1, 0.0), device="cpu")
+    recipe = Recipe(optimizer="sgd", lr=0.05, epochs=3, lr_every=1, lr_factor=0.0)
+    history = fit(model, train, recipe=recipe, snapshot_epochs=(0, 1, 3), runtime=CPU)
     assert set(history.snapshots) == {0, 1, 3}
     assert all(torch.equal(history.snapshots[0][k], v) for k, v in initial.items())
     assert not torch.equal(history.snapshots[1]["0.weight"], initial["0.weight"])
@@ -61,7 +67,7 @@ def test_evaluate_matches_a_brute_force_pass(digits):
     x = test.to_float()
     with torch.no_grad():
         logits = model(x)
-    loss, acc = evaluate(model, test, "cpu", batch_size=77)
+    loss, acc = evaluate(model, test, CPU, batch_size=77)
     assert acc == pytest.approx((logits.argmax(1) == test.labels).float().mean().item())
     assert loss == pytest.approx(F.cross_entropy(logits, test.labels).item(), rel=1e-5)
 
@@ -72,12 +78,24 @@ def test_a_nan_loss_stops_the_run_naming_run_and_epoch(digits):
     with torch.no_grad():
         model[-1].weight.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match="my-run.*epoch 1"):
-        fit(model, train, epochs=2, device="cpu", name="my-run")
+        fit(model, train, recipe=Recipe(epochs=2), runtime=CPU, name="my-run")
 
 
 def test_bad_arguments_are_rejected(digits):
     train, _ = digits
     with pytest.raises(ValueError, match="adam, sgd"):
-        fit(_model(), train, optimizer="rmsprop", device="cpu")
+        Recipe(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="auto, float32, bf16"):
+        Recipe(precision="fp8")
     with pytest.raises(ValueError, match="unknown device"):
-        fit(_model(), train, device="tpu")
+        Runtime("tpu")
+    with pytest.raises(ValueError, match="threads"):
+        Runtime(threads=-1)
+
+
+def test_threads_given_by_the_user_win_over_the_size_policy(digits):
+    train, _ = digits
+    fit(_model(), train, recipe=Recipe(epochs=0), runtime=Runtime("cpu", threads=2))
+    assert torch.get_num_threads() == 2
+    fit(_model(), train, recipe=Recipe(epochs=0), runtime=CPU)  # small model: one thread
+    assert torch.get_num_threads() == 1

@@ -10,11 +10,16 @@ from torchvision.io import write_png
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from initlab import noise, profiles, transfer
-from initlab.data import CorruptDataError, ImageSet
+from initlab import profiles
+from initlab.data import CorruptDataError, ImageSet, augment
 from initlab.models import build_model
-from initlab.studies import baselines_transfer as study
-from initlab.train import fit
+from initlab.studies.baselines_transfer import runs as study
+from initlab.studies.baselines_transfer import transfer
+from initlab.training.fit import fit
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+CPU = Runtime("cpu", progress="off")
 
 
 def gen(seed: int) -> torch.Generator:
@@ -26,7 +31,7 @@ def test_affine_matches_torchvision_per_image(mode):
     n, h, w = 16, 28, 20  # not square: the shear term is rescaled per axis
     x = torch.rand(n, 2, h, w, generator=gen(0)) * 2 - 1
     shear, scale = torch.rand(n, generator=gen(1)) * 20 - 10, torch.rand(n, generator=gen(2)) + 0.5
-    ours = noise._affine_by(x, shear, scale, -1.0, mode)
+    ours = augment._affine_by(x, shear, scale, -1.0, mode)
 
     def reference(img, i, fill):
         return TF.affine(img, angle=0.0, translate=[0, 0], scale=float(scale[i]),
@@ -34,7 +39,7 @@ def test_affine_matches_torchvision_per_image(mode):
                          fill=fill)
 
     ref = torch.stack([reference(x[i], i, -1.0) for i in range(n)])
-    # torchvision blends pixels sampled partly outside the image differently (see noise._warp)
+    # torchvision blends pixels sampled partly outside the image differently (see warp.warp)
     mask = torch.stack([reference(torch.ones(2, h, w), i, 0.0) for i in range(n)])
     inside = (mask == 0) | (mask == 1)
     assert inside.float().mean() > 0.85
@@ -43,15 +48,15 @@ def test_affine_matches_torchvision_per_image(mode):
 
 def test_affine_draws_within_its_ranges_and_replicates_borders():
     x = torch.rand(64, 1, 16, 16, generator=gen(0))
-    assert torch.allclose(noise.affine(x, gen(1), shear=0.0, scale=(1.0, 1.0)), x, atol=1e-5)
-    out = noise.affine(x, gen(1))
-    assert torch.equal(out, noise.affine(x, gen(1)))  # seeded
+    assert torch.allclose(augment.affine(x, gen(1), shear=0.0, scale=(1.0, 1.0)), x, atol=1e-5)
+    out = augment.affine(x, gen(1))
+    assert torch.equal(out, augment.affine(x, gen(1)))  # seeded
     assert (out - x).abs().mean() > 0.05
     # border replication never invents values outside the image's range (no fill frame)
     assert out.min() >= x.min() - 1e-6 and out.max() <= x.max() + 1e-6
     flat = torch.full((4, 3, 12, 12), 0.7)
-    assert torch.allclose(noise.affine(flat, gen(2), shear=30.0, scale=(0.5, 0.6)), flat)
-    filled = noise.affine(flat, gen(2), shear=0.0, scale=(0.5, 0.5), fill=-1.0)
+    assert torch.allclose(augment.affine(flat, gen(2), shear=30.0, scale=(0.5, 0.6)), flat)
+    filled = augment.affine(flat, gen(2), shear=0.0, scale=(0.5, 0.5), fill=-1.0)
     assert filled[:, :, 0, 0].eq(-1.0).all()
     assert torch.allclose(filled[:, :, 6, 6], torch.tensor(0.7))
     aug = transfer.augmentation()
@@ -107,7 +112,7 @@ def test_a_frozen_backbone_keeps_its_weights_and_batchnorm_statistics():
     net = transfer.transfer_net(backbone, dim, 2, "mlp", frozen=True)
     head_before = [p.clone() for p in net.head.parameters()]
     task = transfer.as_rgb(grey_set(16, 2, 32), 32)
-    fit(net, task, epochs=2, batch_size=8, device="cpu", seed=0)
+    fit(net, task, recipe=Recipe(epochs=2, batch_size=8), runtime=CPU, seed=0)
     after = net.backbone.module.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BN running stats
     assert not net.backbone.module.training
@@ -123,11 +128,11 @@ def test_every_variant_runs_and_reports_what_it_classifies_from():
         torch.manual_seed(123 if pretrained else torch.seed() % 1000)
         return transfer.strip_head(build_model("resnet18", 4, 3, width=0.125))
 
-    recipe = transfer.Recipe(scratch_epochs=1, head_epochs=1, batch_size=8)
+    plan = transfer.TransferPlan.adam(1e-3, batch_size=8, scratch_epochs=1, head_epochs=1)
     dims = {"svm": 64, "scratch": transfer.HIDDEN, "head": transfer.HIDDEN,
             "head_aug": transfer.HIDDEN}
     for variant in transfer.VARIANTS:
-        accuracy, x, curves = transfer.run_variant(variant, backbone, train, val, recipe, "cpu",
+        accuracy, x, curves = transfer.run_variant(variant, backbone, train, val, plan, CPU,
                                                    seed=0)
         assert 0.0 <= accuracy <= 1.0 and x.shape == (10, dims[variant]), variant
         assert curves.empty == (variant == "svm")
@@ -163,14 +168,14 @@ def test_the_study_runs_on_an_image_folder_with_a_digits_pretrained_backbone(tmp
     source = study.source_run(cfg)
     assert source.exclude == () and "digits" in study.pretrained_backbone(cfg)
     (run,) = study.transfer_runs(cfg)
-    result = study.run_transfer(run, source_settings=source, device="cpu")
+    result = study.run_transfer(run, CPU, source_settings=source)
     assert result["task"].classes[0] == "alien, predator"
     assert result["task"].train_images[0] == 16 and result["task"].val_images[0] == 8
     assert list(result["accuracy"].variant) == list(transfer.VARIANTS)
     assert result["accuracy"].accuracy.between(0, 1).all()
     assert all(result[f"tsne_{v}"].shape == (8, 2) for v in transfer.VARIANTS)
     with pytest.raises(ValueError, match="needs the SourceRun"):
-        study.run_transfer(run, source_settings=None, device="cpu")
+        study.run_transfer(run, CPU, source_settings=None)
 
 
 def test_resnet50_is_a_backbone_too():
@@ -181,3 +186,42 @@ def test_resnet50_is_a_backbone_too():
         assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
     with pytest.raises(ValueError, match="no linear `fc`"):
         transfer.strip_head(build_model("simple_cnn", 10, 1))
+
+
+def test_each_fit_maps_onto_a_training_recipe():
+    cfg = dataclasses.replace(profiles.load(study.STUDY, "smoke"), simple_lr=0.02,
+                              alexnet_lr=3e-4, transfer_lr=5e-4, transfer_batch_size=16)
+    simple, alexnet = (run.recipe() for run in study.baseline_runs(cfg))
+    assert simple == Recipe("sgd", 0.02, momentum=0.9, nesterov=True, epochs=cfg.simple_epochs,
+                            batch_size=cfg.batch_size)
+    assert alexnet == Recipe("adam", 3e-4, nesterov=False, epochs=cfg.alexnet_epochs,
+                             batch_size=cfg.batch_size)
+    assert study.source_run(cfg).recipe() == Recipe("adam", 5e-4, epochs=cfg.source_epochs,
+                                                    batch_size=64)
+    plan = study.transfer_runs(cfg)[0].plan()
+    assert plan.recipe("scratch") == Recipe("adam", 5e-4, epochs=cfg.scratch_epochs,
+                                            batch_size=16)
+    assert plan.recipe("head") == plan.recipe("head_aug") == Recipe(
+        "adam", 5e-4, epochs=cfg.head_epochs, batch_size=16)
+    assert (plan.head, plan.svm_c, plan.shear, plan.zoom) == ("mlp", 1.0, 10.0, (0.8, 1.2))
+    with pytest.raises(ValueError, match="trains no network"):
+        plan.recipe("svm")
+
+
+def test_the_description_names_the_data_sets_and_the_backbone():
+    cfg = profiles.load(study.STUDY, "smoke")
+    words = study.describe(cfg)
+    assert "SimpleCNN: `digits`" in words and "(padded to 32x32, 3 channels)" in words
+    assert "classes [3, 8], 100 training / 60 validation images" in words
+    assert "trained by this study on `digits` (without classes [3, 8]" in words
+    skipped = study.describe(dataclasses.replace(cfg, alexnet_dataset=""))
+    assert "skipped (alexnet_dataset is empty)" in skipped
+
+
+def test_run_all_without_training_only_reads_the_store(tmp_path):
+    from initlab import store
+
+    cfg = profiles.load(study.STUDY, "smoke")
+    with pytest.raises(store.MissingRunError, match="not in the store"):
+        study.run_all(cfg, CPU, train=False)
+    assert not (tmp_path / "store" / study.STUDY).exists()  # nothing trained, nothing written

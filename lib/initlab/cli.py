@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
 import yaml
 
-from initlab import devices, paths, profiles, report, runner
+from initlab import paths, profiles, report, runner
+from initlab.training.runtime import DEVICES, Runtime
 
 
 def _parse_value(text: str):
@@ -30,9 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
         p.add_argument("-p", "--param", nargs=2, action="append", default=[],
                        metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
-        p.add_argument("--device", default="auto", help=f"one of {', '.join(devices.DEVICES)}")
+        p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
         p.add_argument("--compile", action="store_true",
                        help="torch.compile the models (long GPU runs; slower for short ones)")
+        p.add_argument("--threads", type=int, default=0,
+                       help="CPU threads for training (default 0: one for small models)")
     sub.add_parser("list", help="studies, profiles and their settings")
     rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
     rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
@@ -44,24 +46,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args, train: bool) -> int:
     overrides = {key: _parse_value(value) for key, value in args.param}
-    devices.pick_device(args.device)  # fail now on a device that is not there
-    if args.compile:
-        os.environ["INITLAB_COMPILE"] = "1"  # the notebook kernels inherit it
+    runtime = Runtime(args.device, args.compile, args.threads, progress="log")  # checks them
     chosen = runner.check_request(args.studies, args.profile, overrides)
-    failed = []
-    for study in chosen:
-        start = time.perf_counter()
-        print(f"== {study} ({args.profile}{', render only' if not train else ''})", flush=True)
-        outcome = runner.execute(study, args.profile, overrides, args.device, train)
-        took = time.perf_counter() - start
-        if outcome.error:
-            failed.append(study)
-            print(f"!! {study} failed after {took:.0f} s in {outcome.error}\n"
-                  f"   partial notebook: {outcome.notebook}", file=sys.stderr)
-        else:
-            print(f"ok {study} in {took:.0f} s -> {outcome.notebook.parent}", flush=True)
-    print(f"report: {report.write(args.profile)}", flush=True)
+    failed, study, stored = [], chosen[0], _stored_runs(chosen[0])
+    try:
+        for study in chosen:
+            stored = _stored_runs(study)
+            failed += [study] if not _run_one(study, args, overrides, runtime, train) else []
+    except KeyboardInterrupt:
+        now = _stored_runs(study)
+        print(f"\ninterrupted: {study} has {now} runs stored ({now - stored} new in this "
+              "attempt); its outputs were left as they were. Run the same command to resume.",
+              file=sys.stderr)
+        return 130
+    print(f"report: {report.write(paths.output_name(args.profile, overrides))}", flush=True)
     return 1 if failed else 0
+
+
+def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -> bool:
+    start = time.perf_counter()
+    print(f"== {study} ({args.profile}{', render only' if not train else ''})", flush=True)
+    outcome = runner.execute(study, args.profile, overrides, runtime, train)
+    took = time.perf_counter() - start
+    if outcome.error:
+        print(f"!! {study} failed after {took:.0f} s in {outcome.error}\n"
+              f"   partial notebook: {outcome.notebook}", file=sys.stderr)
+        return False
+    print(f"ok {study} in {took:.0f} s -> {outcome.notebook.parent}", flush=True)
+    return True
+
+
+def _stored_runs(study: str) -> int:
+    """Finished runs of `study` (and of its helper stores, e.g. its source models)."""
+    return sum(1 for _ in paths.store_dir().glob(f"{study}*/*/DONE"))
 
 
 def cmd_list() -> int:
@@ -105,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, LookupError, OSError, DataUnavailableError) as error:
         print(f"initlab: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from initlab import devices, paths, plots, profiles
+from initlab import paths, plots, profiles
+from initlab.training.runtime import Runtime
 
-PARAMETERS = {"profile": str, "device": str, "train": bool, "overrides": dict}
+PARAMETERS = {"profile": str, "device": str, "torch_compile": bool, "threads": int,
+              "progress": str, "train": bool, "overrides": dict, "output_dir": str}
 
 
 def injected_names(namespace: dict[str, Any]) -> set[str]:
@@ -46,11 +48,18 @@ def check_parameters(study: str, namespace: dict[str, Any]) -> None:
 
 
 def setup(study: str, namespace: dict[str, Any]):
-    """Check parameters, pick the device, load settings; return (settings, output folder)."""
+    """Check the parameters, build the runtime and load the settings; set the plot style.
+
+    Returns (settings, runtime, output folder)."""
     check_parameters(study, namespace)
-    devices.pick_device(namespace.get("device", "auto"))  # fail now on an absent device
+    runtime = Runtime(namespace.get("device", "auto"), namespace.get("torch_compile", False),
+                      namespace.get("threads", 0), namespace.get("progress", "auto"))
     profile = namespace.get("profile", "smoke")
     cfg = profiles.load(study, profile, **namespace.get("overrides", {}))
     plots.use_style()
-    out: Path = paths.figures_dir(profile, study)
-    return cfg, out
+    overrides = namespace.get("overrides", {})
+    output_dir = namespace.get("output_dir", "")  # the runner's staging folder, if any
+    out = Path(output_dir) if output_dir else paths.figures_dir(
+        paths.output_name(profile, overrides), study)
+    out.mkdir(parents=True, exist_ok=True)
+    return cfg, runtime, out

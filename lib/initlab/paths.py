@@ -7,7 +7,9 @@ temporary folder: every path the package writes must resolve to the same place i
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
 _MARKERS = ("pyproject.toml", "notebooks")
@@ -46,10 +48,23 @@ def store_dir() -> Path:
     return project_root() / "data" / "store"
 
 
-def figures_dir(profile: str, study: str | None = None) -> Path:
-    """`figures/<profile>/<study>/` (`INITLAB_FIGURES` replaces `figures/`), created on demand."""
+def output_name(profile: str, overrides: dict | None = None) -> str:
+    """The outputs' folder name: the profile, or with overrides `<profile>+<key>=<value>,...`
+    (a hash when that gets long), so a variant never writes over the profile's outputs."""
+    if not overrides:
+        return profile
+    text = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    slug = re.sub(r"[^A-Za-z0-9_.,=-]+", "_", text)
+    if len(slug) > 60:
+        slug = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{profile}+{slug}"
+
+
+def figures_dir(output: str, study: str | None = None) -> Path:
+    """`figures/<output>/<study>/` (`INITLAB_FIGURES` replaces `figures/`), created on demand;
+    `output` is a profile or a variant named by `output_name`."""
     base = os.environ.get("INITLAB_FIGURES")
-    folder = (Path(base).expanduser().resolve() if base else project_root() / "figures") / profile
+    folder = (Path(base).expanduser().resolve() if base else project_root() / "figures") / output
     if study:
         folder = folder / study
     folder.mkdir(parents=True, exist_ok=True)

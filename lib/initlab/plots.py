@@ -76,8 +76,11 @@ def points_with_mean(
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(max(5, 0.9 * frame[x].nunique() + 2), 4))
+    state = np.random.get_state()  # seaborn jitters from numpy's global generator: seed it
+    np.random.seed(0)  # here so a figure is the same on every run, and put the state back
     sns.stripplot(data=frame, x=x, y=y, hue=hue, order=order, dodge=hue is not None,
                   alpha=0.45, size=5, ax=ax, legend=hue is not None)
+    np.random.set_state(state)
     sns.pointplot(data=frame, x=x, y=y, hue=hue, order=order, dodge=0.4 if hue else False,
                   errorbar=("ci", 95), linestyle="none", marker="D", color=None if hue else "k",
                   capsize=0.15, ax=ax, legend=False, seed=0)

@@ -23,9 +23,13 @@ def _settings_table(study: str, profile: str, overrides: dict) -> str:
     return "\n".join(["| setting | value |", "| --- | --- |", *rows]) + "\n"
 
 
+def _record(folder: Path) -> dict:
+    return json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+
+
 def _study_section(folder: Path, profile: str) -> list[str]:
     study = folder.name
-    meta = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+    meta = _record(folder)
     status = meta.get("status", "unknown")
     lines = [f"## {study}", ""]
     lines.append(f"Status: **{status}**"
@@ -33,8 +37,14 @@ def _study_section(folder: Path, profile: str) -> list[str]:
                  + (f", {meta['seconds']:.0f} s" if "seconds" in meta else "")
                  + (f", finished {meta['finished']}" if "finished" in meta else "")
                  + f". Executed notebook: [{study}.ipynb]({study}/{study}.ipynb)")
+    failed = _record(folder.with_name(f"{study}.failed"))
+    if failed and failed.get("finished", "") >= meta.get("finished", ""):
+        lines += ["", f"The last attempt failed ({failed['finished']}: {failed.get('error')}); "
+                  f"these outputs are from the run before it. Partial notebook: "
+                  f"[{study}.failed/{study}.ipynb]({study}.failed/{study}.ipynb)"]
     lines += ["", "<details><summary>Settings</summary>", "",
-              _settings_table(study, profile, meta.get("overrides", {})), "</details>", ""]
+              _settings_table(study, meta.get("profile", profile), meta.get("overrides", {})),
+              "</details>", ""]
     tables = sorted(folder.glob("*.md"), key=lambda p: (p.stem not in FIRST_TABLES, p.stem))
     for table in tables:
         lines += [f"### {table.stem.replace('_', ' ')}", "", table.read_text().strip(), "",
@@ -46,14 +56,16 @@ def _study_section(folder: Path, profile: str) -> list[str]:
     return lines
 
 
-def write(profile: str = "smoke") -> Path:
-    """Write the index page for `profile` and return its path."""
+def write(output: str = "smoke") -> Path:
+    """Write the index page of an output folder (a profile, or a variant with overrides named
+    by `paths.output_name`) and return its path."""
+    profile = output.split("+", 1)[0]
     if profile not in profiles.PROFILES:
         choices = ", ".join(profiles.PROFILES)
         raise ValueError(f"unknown profile {profile!r}; choose one of {choices}")
-    base = paths.figures_dir(profile)
+    base = paths.figures_dir(output)
     studies = sorted(p for p in base.iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").exists())
-    lines = [f"# initlab results: `{profile}` profile", ""]
+    lines = [f"# initlab results: `{output}`", ""]
     if not studies:
         lines.append(f"No study has run with this profile yet: `initlab run --profile {profile}`.")
     else:

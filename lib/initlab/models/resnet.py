@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from initlab.models import register
+from initlab.models.registry import register
 
 
 class BasicBlock(nn.Module):

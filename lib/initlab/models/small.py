@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from initlab.models import register
+from initlab.models.registry import register
 
 
 def _scaled(channels: int, width: float) -> int:

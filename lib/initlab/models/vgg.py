@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from initlab.models import register
+from initlab.models.registry import register
 
 CONFIGS = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],

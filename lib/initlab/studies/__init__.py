@@ -1,1 +1,1 @@
-"""What one run of each study computes: settings in, tables and tensors out, no plotting."""
+"""The five studies, one package each, all of one shape: settings, runs, results, figures."""

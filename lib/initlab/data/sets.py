@@ -1,0 +1,304 @@
+"""Data sets by name: `load(name, split)` gives an `ImageSet` from the data set's own format.
+
+`load` reads the formats the data sets are distributed in, found
+under a data root (`root=`, else `INITLAB_DATA`, else `<project>/data`), and when files are
+missing says which and the command that fetches them: `initlab data download NAME`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from initlab.data.folders import (
+    IMAGE_EXTENSIONS,
+    decode_images,
+    list_image_folder,
+    load_tiny_imagenet,
+    reorganize_tiny_imagenet_val,
+    tiny_imagenet_names,
+)
+from initlab.data.images import ImageSet
+from initlab.data.readers import read_cifar_batches, read_cifar_names, read_idx_pair, read_svhn_mat
+
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10", "cifar100", "svhn",
+                             "tiny_imagenet", "image_folder")
+SPLITS: tuple[str, ...] = ("train", "test")
+
+# Debian/Ubuntu's `dataset-fashion-mnist` package installs the .gz IDX files here.
+FASHION_MNIST_SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets/fashion-mnist"),)
+TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+
+_IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+_STATS = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion_mnist": ((0.2860,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
+    "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
+    "tiny_imagenet": _IMAGENET_STATS,
+    "image_folder": _IMAGENET_STATS,
+}
+_DIGIT_NAMES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+# The standard CIFAR-100 fine -> coarse (superclass) map, fine labels in alphabetical order of
+# `fine_label_names` (apple=0 -> fruit_and_vegetables=4, ..., worm=99 -> non-insect_invert.=13).
+CIFAR100_COARSE_OF_FINE: tuple[int, ...] = (
+    4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,
+    6, 11, 5, 10, 7, 6, 13, 15, 3, 15, 0, 11, 1, 10, 12, 14, 16, 9, 11, 5,
+    5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4, 18, 17,
+    10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13,
+    16, 19, 2, 4, 6, 19, 5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13,
+)
+_OPTIONS = {"cifar100": {"labels"}, "image_folder": {"path", "size"}}
+_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_TEST_FOLDERS = ("test", "valid", "validation", "val")
+
+
+class DataUnavailableError(RuntimeError):
+    """The files of a data set are not on disk (and could not be downloaded)."""
+
+
+# --------------------------------------------------------------------------- where files live
+
+
+def _root(root: str | Path | None) -> Path:
+    if root is not None:
+        return Path(root).expanduser()
+    from initlab import paths  # lazily: keeps `import initlab.data` free of project lookups
+
+    return paths.data_dir()
+
+
+def _check(name: str, split: str | None = None, options: dict[str, Any] | None = None) -> None:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; valid names: {', '.join(DATASETS)}")
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    unknown = set(options or {}) - _OPTIONS.get(name, set())
+    if unknown:
+        accepted = ", ".join(sorted(_OPTIONS.get(name, set()))) or "none"
+        raise TypeError(f"{name} does not take option(s) {', '.join(sorted(unknown))}; "
+                        f"accepted: {accepted}")
+    if name == "cifar100" and (options or {}).get("labels", "fine") not in ("fine", "coarse"):
+        raise ValueError(f"cifar100 labels= must be 'fine' or 'coarse', got {options['labels']!r}")
+
+
+def _idx_files(name: str, root: Path, split: str) -> list[Path]:
+    """The IDX pair in the first folder holding both (raw or .gz), else the canonical paths."""
+    primary = root / ("MNIST" if name == "mnist" else "FashionMNIST") / "raw"
+    folders = [primary, *(FASHION_MNIST_SYSTEM_DIRS if name == "fashion_mnist" else ())]
+    for folder in folders:
+        found = [next((p for p in (folder / f, folder / f"{f}.gz") if p.is_file()), None)
+                 for f in _IDX_FILES[split]]
+        if all(found):
+            return found
+    return [primary / f for f in _IDX_FILES[split]]
+
+
+def _image_folder_split(path: Path, split: str) -> Path:
+    if split == "train":
+        return path / "train"
+    return next((path / d for d in _TEST_FOLDERS if (path / d).is_dir()), path / "test")
+
+
+def _files(name: str, root: Path, split: str, options: dict[str, Any]) -> list[Path]:
+    if name in ("mnist", "fashion_mnist"):
+        return _idx_files(name, root, split)
+    if name == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        batches = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+        return [folder / b for b in batches] + [folder / "batches.meta"]
+    if name == "cifar100":
+        return [root / "cifar-100-python" / split, root / "cifar-100-python" / "meta"]
+    if name == "svhn":
+        return [root / "svhn" / f"{split}_32x32.mat"]
+    if name == "tiny_imagenet":
+        folder = root / "tiny-imagenet-200"
+        cache = folder / f"{split}.pt"
+        if cache.exists():
+            return [cache]
+        return [folder / "wnids.txt", folder / ("train" if split == "train" else "val")]
+    if name == "image_folder":
+        return [_image_folder_split(Path(options["path"]), split)] if "path" in options else []
+    return []  # digits: embedded in scikit-learn
+
+
+def expected_files(name: str, root: str | Path | None = None, **options: Any) -> list[Path]:
+    """The files (or folders) `load` reads for both splits: those found where they exist,
+    else where they are expected. Empty for `digits` (embedded) and for `image_folder` without
+    `path=`."""
+    _check(name, None, options)
+    base = _root(root)
+    return [p for split in SPLITS for p in _files(name, base, split, options)]
+
+
+def available(name: str, root: str | Path | None = None, **options: Any) -> bool:
+    """Whether both splits can be loaded without downloading."""
+    if name == "digits":
+        return True
+    if name == "image_folder" and "path" not in options:
+        return False
+    files = expected_files(name, root, **options)
+    return bool(files) and all(p.exists() for p in files)
+
+
+def _fetch_hint(name: str) -> str:
+    if name == "image_folder":
+        return ("image_folder is not downloadable: pass path= a folder holding train/<class>/"
+                "<image> and test/<class>/<image> (or valid/, validation/ for test).")
+    hint = (f"Fetch it with `initlab data download {name}` (or load(..., download=True)), or "
+            "point root= or INITLAB_DATA at a folder that holds it.")
+    if name == "fashion_mnist":
+        hint += (" On Debian/Ubuntu, `apt-get install dataset-fashion-mnist` also works (files "
+                 "in /usr/share/datasets/fashion-mnist).")
+    return hint
+
+
+# --------------------------------------------------------------------------- download
+
+
+def download(name: str, root: str | Path | None = None) -> Path:
+    """Fetch the files of `name` into the data root unless already there; returns the root.
+
+    For `initlab data download NAME`. Raises DataUnavailableError when the fetch fails.
+    """
+    _check(name)
+    if name == "image_folder":
+        raise DataUnavailableError(_fetch_hint(name))
+    base = _root(root)
+    if name != "digits" and not available(name, base):
+        _fetch(name, base)
+    return base
+
+
+def _fetch(name: str, base: Path) -> None:
+    """Download with torchvision's dataset classes (mirrors, md5 checks, extraction) into the
+    layout our readers expect; we never read data through those classes."""
+    import torchvision.datasets as tvd
+
+    base.mkdir(parents=True, exist_ok=True)
+    try:
+        if name in ("mnist", "fashion_mnist"):
+            (tvd.MNIST if name == "mnist" else tvd.FashionMNIST)(base, train=True, download=True)
+        elif name in ("cifar10", "cifar100"):
+            (tvd.CIFAR10 if name == "cifar10" else tvd.CIFAR100)(base, train=True, download=True)
+        elif name == "svhn":
+            for split in SPLITS:
+                if not (base / "svhn" / f"{split}_32x32.mat").exists():
+                    tvd.SVHN(base / "svhn", split=split, download=True)
+        elif name == "tiny_imagenet":
+            from torchvision.datasets.utils import download_and_extract_archive
+
+            download_and_extract_archive(TINY_IMAGENET_URL, download_root=base,
+                                         remove_finished=True)
+            reorganize_tiny_imagenet_val(base / "tiny-imagenet-200")
+    except (OSError, RuntimeError) as err:  # URLError is an OSError; torchvision wraps some
+        missing = [str(p) for p in expected_files(name, base) if not p.exists()]
+        raise DataUnavailableError(f"could not download {name} into {base} (missing: "
+                                   f"{', '.join(missing)}): {err}\n{_fetch_hint(name)}") from err
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@functools.lru_cache(maxsize=1)
+def _digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    """All 1,797 scikit-learn digits as 28x28 uint8, shuffled once with seed 0."""
+    from sklearn.datasets import load_digits
+    from torchvision.transforms.v2 import functional as F
+
+    bunch = load_digits()
+    x = torch.from_numpy(bunch.images).float().mul(255.0 / 16.0).unsqueeze(1)
+    x = F.resize(x, [28, 28], interpolation=F.InterpolationMode.BILINEAR, antialias=True)
+    images = x.round().clamp(0, 255).to(torch.uint8)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    return images[order], torch.from_numpy(bunch.target).long()[order]
+
+
+def _load_digits(split: str) -> ImageSet:
+    images, labels = _digits_tensors()
+    cut = round(0.8 * len(images))
+    train = images[:cut].float().div(255.0)
+    # Stats of the train part, computed on load (cheap): mean ~0.3049, std ~0.3244.
+    mean, std = (train.mean().item(),), (train.std().item(),)
+    part = slice(0, cut) if split == "train" else slice(cut, None)
+    return ImageSet(images[part].clone(), labels[part].clone(), _DIGIT_NAMES, mean, std, "digits")
+
+
+def _load_image_folder(split: str, options: dict[str, Any]) -> ImageSet:
+    if "path" not in options:
+        raise ValueError("image_folder needs path=, e.g. load('image_folder', path='/data/birds')"
+                         ", a folder holding train/<class>/<image> and test/<class>/<image>")
+    path = Path(options["path"]).expanduser()
+    size = options.get("size", 224)
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    folder = _image_folder_split(path, split)
+    if not folder.is_dir():
+        raise DataUnavailableError(
+            f"image_folder: {folder} does not exist. Expected layout: {path}/train/<class>/<image>"
+            f" and {path}/test/<class>/<image> (test may be named valid/ or validation/); "
+            "pass path= the folder that holds train/.")
+    files, labels, classes = list_image_folder(folder)
+    if not files:
+        raise DataUnavailableError(f"image_folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in "
+                                   f"class sub-folders of {folder}")
+    return ImageSet(decode_images(files, size), torch.tensor(labels, dtype=torch.int64), classes,
+                    *_IMAGENET_STATS, "image_folder")
+
+
+def _read(name: str, root: Path, split: str, files: list[Path],
+          options: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, Sequence[str]]:
+    """(images, labels, classes) from files that exist."""
+    if name in ("mnist", "fashion_mnist"):
+        classes = _DIGIT_NAMES if name == "mnist" else FASHION_MNIST_CLASSES
+        return (*read_idx_pair(*files), classes)
+    if name == "cifar10":
+        return (*read_cifar_batches(files[:-1], "labels"),
+                read_cifar_names(files[-1], "label_names"))
+    if name == "cifar100":
+        kind = options.get("labels", "fine")
+        return (*read_cifar_batches(files[:1], f"{kind}_labels"),
+                read_cifar_names(files[1], f"{kind}_label_names"))
+    if name == "svhn":
+        return (*read_svhn_mat(files[0]), _DIGIT_NAMES)
+    folder = root / "tiny-imagenet-200"  # tiny_imagenet
+    images, labels, wnids = load_tiny_imagenet(folder, split)
+    return images, labels, tiny_imagenet_names(folder, wnids)
+
+
+def load(name: str, split: str = "train", root: str | Path | None = None, download: bool = False,
+         **options: Any) -> ImageSet:
+    """Load one split of a data set as an `ImageSet`.
+
+    name: one of DATASETS. split: "train" or "test" (Tiny ImageNet's "test" is its labelled val
+    set). root: data folder, else INITLAB_DATA, else <project>/data. download: fetch missing
+    files with torchvision first. options: cifar100 `labels="fine"|"coarse"`; image_folder
+    `path=` (required) and `size=` (int or (H, W), default 224).
+    Raises DataUnavailableError when files are missing (naming them and the fetch command),
+    CorruptDataError when a file cannot be parsed (naming it).
+    """
+    _check(name, split, options)
+    if name == "digits":
+        return _load_digits(split)
+    if name == "image_folder":
+        return _load_image_folder(split, options)
+    base = _root(root)
+    files = _files(name, base, split, options)
+    if download and not all(p.exists() for p in files):
+        _fetch(name, base)
+        files = _files(name, base, split, options)
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        gz = " (raw or .gz)" if name in ("mnist", "fashion_mnist") else ""
+        raise DataUnavailableError(
+            f"{name} ({split}) not found under {base}: missing {', '.join(map(str, missing))}{gz}."
+            f"\n{_fetch_hint(name)}")
+    images, labels, classes = _read(name, base, split, files, options)
+    return ImageSet(images, labels, tuple(classes), *_STATS[name], name)

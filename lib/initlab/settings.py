@@ -1,0 +1,79 @@
+"""What every study's settings dataclass shares: the profile names, field markers and checks,
+and the coercion of user-given values (CLI strings, notebook literals) to the fields' types.
+
+The dataclass defaults are a study's original protocol (`paper`); its `PROFILES` dict lists
+only what `smoke` and `quick` change. Fields marked `not_hashed` (how many iterations, say) do
+not name a run, so asking for more iterations reuses the ones already stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import field
+from typing import Any
+
+from initlab.data import DATASETS
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+def not_hashed(default: Any) -> Any:
+    return field(default=default, metadata={"hash": False})
+
+
+def check_choices(name: str, values: Any, choices: tuple) -> None:
+    """Each of `values` (one or a tuple) must be one of `choices`."""
+    for value in values if isinstance(values, tuple) else (values,):
+        if value not in choices:
+            raise ValueError(f"{name}: unknown value {value!r}; choose from {', '.join(choices)}")
+
+
+def check_positive(settings: Any, *names: str) -> None:
+    for name in names:
+        if getattr(settings, name) <= 0:
+            raise ValueError(f"{name} must be positive, got {getattr(settings, name)!r}")
+
+
+def check_dataset_fields(settings: Any) -> None:
+    """Any `dataset`-like setting must name a data set the package can load."""
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name.endswith("dataset") and isinstance(value, str) and value:
+            check_choices(f.name, value, DATASETS)
+
+
+def check_overrides(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Reject unknown names and coerce values to the field's type (CLI strings included)."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    checked = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ValueError(
+                f"unknown parameter {key!r} for {cls.__name__}; valid names: {', '.join(names)}"
+            )
+        checked[key] = _coerce(key, value, hints[key])
+    return checked
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise TypeError(f"parameter {key!r} wants a list, got {value!r}")
+        item_type = typing.get_args(hint)[0]
+        return tuple(_coerce(key, item, item_type) for item in items)
+    try:
+        if hint is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        if hint is int and (isinstance(value, bool) or (isinstance(value, float) and value % 1)):
+            raise ValueError(value)
+        return hint(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"parameter {key!r} wants a {hint.__name__}, got {value!r}"
+        ) from None

@@ -1,0 +1,176 @@
+"""The results store: a run is named by its settings, computed once, checked, then loaded.
+
+Layout: `<store>/<study>/<run name>/` (see `entries` for the files). A run's name hashes only
+the settings that differ from their dataclass defaults (and skips fields marked
+`metadata={"hash": False}`), so adding a setting later keeps every stored run valid
+(open_lth's habit); since a changed default would then let an old run stand in for new
+settings, every load compares the full stored settings (defaults included) and the files'
+checksums. A run that fails the check is moved to `.set-aside/` with one line saying why, and
+computed again; in render-only mode it is reported as missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import torch
+from torch import nn
+
+from initlab import paths
+from initlab.store.entries import (
+    DONE,
+    Result,
+    problem,
+    read,
+    set_aside,
+    write,
+)
+from initlab.tempfiles import NoSpaceLeft, clean_stale
+from initlab.training import checkpoints, progress
+from initlab.training.loop import TrainingDiverged
+from initlab.training.runtime import Runtime
+
+__all__ = ["DONE", "MODEL", "MissingRunError", "Result", "NoSpaceLeft", "RunsFailed",
+           "gather", "hashed_settings", "is_done", "model_state", "model_tensors", "run",
+           "run_dir", "run_many", "run_name"]
+RunFn = Callable[[Any, Runtime], Result]  # (settings, runtime) -> result; picklable
+MODEL = "model/"  # the key prefix of a stored model's state dict in a run's tensors
+
+
+class MissingRunError(LookupError):
+    """A run needed for rendering is not in the store (or not usable)."""
+
+
+class RunsFailed(RuntimeError):
+    """Some runs of a batch diverged; the others finished and are stored."""
+
+
+def hashed_settings(settings) -> dict[str, Any]:
+    """The settings that name a run: non-default values of hashed fields. A field holding a
+    settings dataclass (a training `Recipe`, say) names the run by its own non-default values,
+    so adding a recipe field later keeps stored runs valid too."""
+    values = {}
+    for f in dataclasses.fields(settings):
+        if not f.metadata.get("hash", True):
+            continue
+        value = getattr(settings, f.name)
+        if dataclasses.is_dataclass(value):
+            if nested := hashed_settings(value):
+                values[f.name] = nested
+        elif value != f.default:
+            values[f.name] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+def run_name(settings) -> str:
+    text = json.dumps([type(settings).__name__, hashed_settings(settings)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_dir(study: str, settings, root: Path | None = None) -> Path:
+    return (root or paths.store_dir()) / study / run_name(settings)
+
+
+def is_done(study: str, settings, root: Path | None = None) -> bool:
+    """Whether a checked, usable run for exactly these settings is stored."""
+    folder = run_dir(study, settings, root)
+    return folder.exists() and problem(folder, settings) is None
+
+
+def model_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A trained model as tensors of a run's result: its state dict under `MODEL` keys (the
+    one way the package stores a model; `model_state` reads it back)."""
+    return {f"{MODEL}{k}": v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def model_state(result: Result) -> dict[str, torch.Tensor]:
+    """The state dict stored by `model_tensors` in a run's result (load it into a fresh model
+    of the same architecture with `load_state_dict`)."""
+    state = {k[len(MODEL):]: v for k, v in result.items() if k.startswith(MODEL)}
+    if not state:
+        raise KeyError(f"this run stored no model (no {MODEL!r} tensors)")
+    return state
+
+
+def run(
+    study: str, settings, fn: RunFn, *, runtime: Runtime | None = None, train: bool = True,
+    root: Path | None = None,
+) -> Result:
+    """The run's result: loaded when stored and sound, else computed by
+    `fn(settings, runtime)` and stored."""
+    folder = run_dir(study, settings, root)
+    why = problem(folder, settings) if folder.exists() else "is not in the store"
+    if why is None:
+        return read(folder)
+    if not train:
+        command = study.split("/")[0].removesuffix("_source")  # a study's helper stores
+        raise MissingRunError(
+            f"{study}: run {folder} {why}; settings {hashed_settings(settings)}. Train it "
+            f"first: `initlab run {command}` with the same profile and parameters, or set "
+            "train=True.")
+    if folder.exists():
+        aside = set_aside(folder, "damaged" if "other settings" not in why else "stale")
+        print(f"store: run {folder} {why}; moved it to {aside} and computing it again",
+              file=sys.stderr, flush=True)
+    clean_stale(folder.parent)
+    partial = folder.with_name(f"{folder.name}.partial")  # per-epoch checkpoints of this run
+    with checkpoints.scratch(partial):
+        result = fn(settings, runtime or Runtime())
+    write(folder, settings, result)
+    shutil.rmtree(partial, ignore_errors=True)
+    return read(folder)
+
+
+def run_many(
+    study: str, settings_list: list, fn: RunFn, *, runtime: Runtime | None = None,
+    train: bool = True, executor: Executor | None = None, root: Path | None = None,
+) -> list[Result]:
+    """Every run's result, computing the missing ones (through `executor` if given)."""
+    runtime = runtime or Runtime()
+    missing = [s for s in settings_list if not is_done(study, s, root)]
+    if missing and not train:
+        run(study, missing[0], fn, train=False, root=root)  # raises with a clear message
+    failures = []
+    desc = f"{study}: {len(missing)} runs"
+    if executor is None:
+        for settings in progress.bar(missing, desc=desc, leave=True, mode=runtime.progress):
+            try:
+                run(study, settings, fn, runtime=runtime, root=root)
+            except TrainingDiverged as error:  # keep going: the other runs are still worth having
+                failures.append(f"run {run_name(settings)}: {error}")
+    else:
+        futures = {executor.submit(run, study, s, fn, runtime=runtime, root=root): s
+                   for s in missing}
+        for future in progress.bar(list(futures), desc=desc, leave=True, mode=runtime.progress):
+            try:
+                future.result()
+            except TrainingDiverged as error:
+                failures.append(f"run {run_name(futures[future])}: {error}")
+    if failures:
+        raise RunsFailed(
+            f"{study}: {len(failures)} of {len(settings_list)} runs diverged and were not stored "
+            f"(the other runs are stored):\n  " + "\n  ".join(failures)
+            + "\nLower the learning rate or change the seed for these runs."
+        )
+    return [run(study, s, fn, runtime=runtime, train=False, root=root) for s in settings_list]
+
+
+def gather(settings_list: list, results: list[Result], table: str) -> pd.DataFrame:
+    """One tidy frame of `table` across runs, with each run's settings as columns."""
+    frames = []
+    for settings, result in zip(settings_list, results):
+        frame = result[table].copy()
+        for key, value in dataclasses.asdict(settings).items():
+            if key not in frame.columns and not isinstance(value, (list, tuple, dict)):
+                frame[key] = value
+        frame["run"] = run_name(settings)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,144 @@
+"""One stored run on disk: how it is written, checked and, when damaged, set aside.
+
+A run folder holds one CSV per table, `tensors.pt`, `settings.json` (every hashed setting,
+defaults included, and the study's protocol version), `manifest.json` (each file's size and
+sha256) and a `DONE` marker written last. It is written into a temporary sibling folder and
+renamed into place, so a kill leaves no half entry behind. On load the manifest and the
+settings are checked: a stored run never stands in for other settings, and a damaged one is
+never read silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from initlab.tempfiles import is_disk_full, no_space, temp_path
+
+Result = dict[str, Any]  # table name -> DataFrame, or tensor name -> Tensor
+DONE = "DONE"
+MANIFEST = "manifest.json"
+SETTINGS = "settings.json"
+TENSORS = "tensors.pt"
+ASIDE = ".set-aside"  # damaged or outdated entries are moved here, never deleted
+
+
+def stored_settings(settings) -> dict[str, Any]:
+    """What a run folder records of its settings: every hashed field (defaults included),
+    as JSON values, and the settings class's protocol version."""
+    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
+              if f.metadata.get("hash", True)}
+    values = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+              for k, v in values.items()}
+    record = {"type": type(settings).__name__, "protocol": getattr(settings, "PROTOCOL", 1),
+              "settings": values}
+    return json.loads(json.dumps(record, default=list))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write(folder: Path, settings, result: Result) -> None:
+    """Write `result` atomically: into a sibling temp folder, then rename into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(folder)
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_files(tmp, settings, result)
+    except (OSError, RuntimeError) as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_disk_full(error):
+            raise no_space(folder.parent) from None
+        raise
+    if folder.exists():  # an unfinished or damaged entry: keep it for inspection
+        set_aside(folder, "replaced")
+    os.replace(tmp, folder)
+
+
+def _write_files(tmp: Path, settings, result: Result) -> None:
+    tmp.mkdir()
+    tensors = {}
+    for key, value in result.items():
+        if isinstance(value, pd.DataFrame):
+            value.to_csv(tmp / f"{key}.csv", index=False)
+        elif isinstance(value, torch.Tensor):
+            tensors[key] = value.detach().cpu()
+        else:
+            raise TypeError(f"result {key!r} is a {type(value).__name__}; store DataFrames/tensors")
+    if tensors:
+        torch.save(tensors, tmp / TENSORS)
+    (tmp / SETTINGS).write_text(json.dumps(stored_settings(settings), indent=1))
+    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+             for p in sorted(tmp.iterdir())}
+    (tmp / MANIFEST).write_text(json.dumps(files, indent=1))
+    (tmp / DONE).write_text("")
+
+
+def damage(folder: Path) -> str | None:
+    """What is wrong with the files of a run folder (unfinished, missing, altered), or None."""
+    if not (folder / DONE).exists():
+        return "is unfinished (no DONE marker)"
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as error:
+        return f"has no readable manifest ({error.__class__.__name__})"
+    for name, expected in manifest.items():
+        path = folder / name
+        if not path.exists():
+            return f"lacks {name}"
+        if path.stat().st_size != expected["size"] or _sha256(path) != expected["sha256"]:
+            return f"has a damaged {name} (its size or sha256 differs from the manifest)"
+    return None
+
+
+def problem(folder: Path, settings) -> str | None:
+    """Why the stored run in `folder` cannot stand for `settings`, or None when it can."""
+    if (why := damage(folder)) is not None:
+        return why
+    try:
+        stored = json.loads((folder / SETTINGS).read_text())
+    except (OSError, ValueError) as error:
+        return f"has no readable settings ({error.__class__.__name__})"
+    return _settings_difference(stored, stored_settings(settings))
+
+
+def _settings_difference(stored: dict, wanted: dict) -> str | None:
+    if stored.get("protocol") != wanted["protocol"] or stored.get("type") != wanted["type"]:
+        return (f"was computed by protocol {stored.get('type')} v{stored.get('protocol')}, "
+                f"not {wanted['type']} v{wanted['protocol']}")
+    old, new = stored.get("settings", {}), wanted["settings"]
+    differ = [f"{k}: stored {old.get(k)!r}, wanted {new.get(k)!r}"
+              for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return f"was computed with other settings ({'; '.join(differ[:3])})" if differ else None
+
+
+def read(folder: Path) -> Result:
+    """The tables and tensors of a checked run folder."""
+    result: Result = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    if (folder / TENSORS).exists():
+        result.update(torch.load(folder / TENSORS, weights_only=True))
+    return result
+
+
+def set_aside(folder: Path, why: str) -> Path:
+    """Move a run folder into the study's `.set-aside/` (kept, never deleted); return where."""
+    target = folder.parent / ASIDE / f"{folder.name}-{why}-{time.strftime('%Y%m%d-%H%M%S')}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    while target.exists():
+        target = target.with_name(target.name + "x")
+    os.replace(folder, target)
+    return target

@@ -1,0 +1,125 @@
+"""Study 03: does sampling VGG11's conv filters from a Gaussian whose covariance is a trained
+network's NFM or AGOP beat the standard initializations? (docs/03_agop_nfm_init.md)
+
+Two kinds of store runs:
+- a source run per target data set (`sources.py`): the source network's matrices and the
+  ansatz check;
+- a training run per (data set, init, seed), here: a fresh VGG initialized by the method (conv
+  filters) and VGG's rule (linear layers N(0, linear_std^2), biases 0), trained with SGD on 80%
+  of the training set, validated on the other 20% every epoch.
+Runs with the same seed share the split, the batch order, the dropout masks and the linear
+layers, so inits are compared pairwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import torch
+from torch import nn
+
+from initlab import data, store
+from initlab.inits.matrix import MATRIX_METHODS, vgg_style
+from initlab.models import conv_layers
+from initlab.seeds import derive_seed
+from initlab.studies.agop_nfm_init.settings import AgopNfmSettings
+from initlab.studies.agop_nfm_init.sources import (
+    SOURCE_STUDY,
+    channels_for,
+    new_model,
+    prepare,
+    run_source,
+    seeded_dropout,
+    source_runs,
+    source_settings,
+)
+from initlab.training.fit import fit
+from initlab.training.loop import TrainingDiverged, evaluate
+from initlab.training.runtime import Runtime
+
+STUDY = "03_agop_nfm_init"
+
+
+def target_data(cfg: AgopNfmSettings, dataset: str,
+                seed: int) -> tuple[data.ImageSet, data.ImageSet]:
+    """The training set (subsampled to `train_size` if set), prepared, split 80/20 by `seed`."""
+    train = data.load(dataset, "train")
+    if cfg.train_size and cfg.train_size < len(train):
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(
+            derive_seed(seed, "subsample")))
+        train = train.subset(order[:cfg.train_size])
+    train = prepare(train, cfg.image_size, channels_for(cfg, dataset))
+    return train.split(1 - cfg.val_fraction, seed=derive_seed(seed, "split"))
+
+
+def initialized_model(cfg: AgopNfmSettings, train: data.ImageSet,
+                      runtime: Runtime) -> nn.Module:
+    """A fresh VGG with the run's init; a matrix init reads the source run's matrices (computed
+    first if the store lacks them)."""
+    (dataset,), (method,) = cfg.datasets, cfg.inits
+    model = new_model(cfg, train.num_classes, train.in_channels, derive_seed(cfg.seed, "model"))
+    options = {}
+    if method in MATRIX_METHODS:
+        source = store.run(SOURCE_STUDY, source_settings(cfg, dataset), run_source,
+                           runtime=runtime)
+        kind = "agop" if "agop" in method else "nfm"
+        options["matrices"] = [source[f"{kind}.{i}"] for i in range(len(conv_layers(model)))]
+    return vgg_style(model, method, seed=derive_seed(cfg.seed, "init"),
+                     linear_std=cfg.linear_std, **options)
+
+
+def run(cfg: AgopNfmSettings, runtime: Runtime) -> dict[str, pd.DataFrame]:
+    """One (data set, init, seed): initialize, train with SGD, validate every epoch; a diverged
+    run is kept as a result (NaN curves, the message in `status`)."""
+    if len(cfg.datasets) != 1 or len(cfg.inits) != 1:
+        raise ValueError("a run has one data set and one init; use run_settings(cfg)")
+    (dataset,), (method,) = cfg.datasets, cfg.inits
+    recipe = cfg.recipe()
+    train, val = target_data(cfg, dataset, cfg.seed)
+    model = initialized_model(cfg, train, runtime).to(runtime.torch_device)
+    loss0, acc0 = evaluate(model, val, runtime, recipe.precision)
+    try:  # one dropout stream per seed, shared by the inits like the split and batch order
+        with seeded_dropout(derive_seed(cfg.seed, "dropout"), runtime.torch_device):
+            history = fit(model, train, val, recipe=recipe, runtime=runtime,
+                          seed=derive_seed(cfg.seed, "batches"), name=f"{dataset} {method}")
+        curves, diverged = history.frame, ""
+    except TrainingDiverged as error:
+        curves, diverged = _nan_curves(cfg.epochs), str(error)
+    start = pd.DataFrame([dict(epoch=0, split="val", metric="loss", value=loss0),
+                          dict(epoch=0, split="val", metric="accuracy", value=acc0)])
+    curves = pd.concat([start, curves], ignore_index=True).assign(dataset=dataset, init=method)
+    status = pd.DataFrame([dict(dataset=dataset, init=method, train_images=len(train),
+                                val_images=len(val), diverged=diverged)])
+    return dict(curves=curves, status=status)
+
+
+def _nan_curves(epochs: int) -> pd.DataFrame:
+    """A diverged run's curves: every epoch present, NaN, so the tables keep the run's rows."""
+    return pd.DataFrame([dict(epoch=e, split=s, metric=m, value=float("nan"))
+                         for e in range(1, epochs + 1) for s in ("train", "val")
+                         for m in ("loss", "accuracy")])
+
+
+def run_settings(cfg: AgopNfmSettings) -> list[AgopNfmSettings]:
+    """One settings per (data set, init, run r): seed + r; same seed = same split and batches."""
+    return [dataclasses.replace(cfg, datasets=(d,), inits=(i,), seed=cfg.seed + r)
+            for d in cfg.datasets for i in cfg.inits for r in range(cfg.runs)]
+
+
+def run_all(cfg: AgopNfmSettings, runtime: Runtime, *,
+            train: bool = True) -> dict[str, pd.DataFrame]:
+    """Every source run, then every training run (stored runs are loaded, missing ones trained
+    unless `train` is False), gathered into tidy frames with each run's settings as columns:
+    `ansatz`, `curves`, `status`, and `source_curves` when the source was trained here."""
+    sources = source_runs(cfg)
+    source_results = store.run_many(SOURCE_STUDY, sources, run_source, runtime=runtime,
+                                    train=train)
+    runs = run_settings(cfg)
+    results = store.run_many(STUDY, runs, run, runtime=runtime, train=train)
+    frames = dict(ansatz=store.gather(sources, source_results, "ansatz"),
+                  curves=store.gather(runs, results, "curves"),
+                  status=store.gather(runs, results, "status"))
+    if "source_curves" in source_results[0]:
+        frames["source_curves"] = store.gather(sources, source_results, "source_curves")
+    return frames

@@ -1,0 +1,98 @@
+"""Study settings: the dataclass (defaults = the original protocol, `paper`) and what `smoke`
+and `quick` change, and the source run's settings. A run is named by its settings (see
+`store.run_name`); the `recipe` methods turn them into the `Recipe` that `fit` takes, so the
+optimizer choices live beside the fields they come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from initlab.data import DATASETS
+from initlab.settings import check_choices, check_positive, not_hashed
+from initlab.training.recipe import Recipe
+
+AGOP_NFM_INITS = ("normal", "uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
+                  "agop", "nfm", "kaiming_agop", "kaiming_nfm")
+
+
+@dataclass(frozen=True)
+class AgopNfmSettings:
+    """Study 03: NFM and AGOP initialization of VGG11 (docs/03_agop_nfm_init.md).
+
+    One run is one (data set, init, seed); `datasets` and `inits` list what the notebook runs.
+    The source network is `pretrained`: "imagenet" (torchvision's weights), the name of
+    another data set to train a source VGG on here, or the path of a state-dict file.
+    """
+
+    datasets: tuple[str, ...] = ("svhn", "cifar10", "cifar100", "tiny_imagenet")
+    inits: tuple[str, ...] = AGOP_NFM_INITS
+    model: str = "vgg11"
+    width: float = 1.0
+    image_size: int = 224  # the paper resized to 224 (upsampled on the device); 28 -> 32: padded
+    train_size: int = 0  # 0 = the whole training set, else a seeded subsample before the split
+    val_fraction: float = 0.2  # the paper's 80/20 train/validation split of the training set
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3  # SGD, momentum 0.9, weight decay 5e-4: the paper's VGG recipe
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    # VGG's linear layers N(0, 0.01^2), biases 0. At 224x224 and width 1 the head's gain is
+    # 0.01 * sqrt(fan_in) = 1.6, 0.64, 0.64; a narrow 32x32 head (fan_in 64) needs 0.1 for
+    # the same gain, else no init learns in a few epochs (quick, smoke)
+    linear_std: float = 0.01
+    pretrained: str = "imagenet"
+    pretrained_split: str = "train"  # "test": a source trained on another split (smoke only)
+    source_epochs: int = 20  # a source trained here (pretrained = a data set name): Adam
+    source_lr: float = 1e-3
+    agop_images: int = 64  # target training images through the source for the AGOP
+    agop_classes: int = 0  # the first N logits of the source head; 0 = every class
+    source_seed: int = 0  # one source network (and its matrices) shared by every run
+    seed: int = 0  # run r uses seed + r (split, batches, init draw)
+    runs: int = not_hashed(3)
+
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(datasets=("digits",), inits=("kaiming_normal", "nfm", "kaiming_agop"),
+                      width=0.0625, image_size=32, epochs=2, linear_std=0.1, pretrained="digits",
+                      pretrained_split="test", source_epochs=6, agop_images=16, train_size=600,
+                      runs=1),
+        "quick": dict(datasets=("fashion_mnist",), width=0.125, image_size=32, train_size=8_000,
+                      epochs=4, linear_std=0.1, pretrained="digits", runs=2),
+        "paper": dict(),
+    }
+
+    def __post_init__(self) -> None:
+        check_choices("datasets", self.datasets, DATASETS)
+        check_choices("inits", self.inits, AGOP_NFM_INITS)
+        check_positive(self, "width", "image_size", "epochs", "batch_size", "lr", "linear_std",
+                       "source_epochs", "source_lr", "agop_images", "runs")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
+
+    def recipe(self) -> Recipe:
+        """The target networks' training: SGD with momentum and weight decay (VGG's recipe)."""
+        return Recipe("sgd", lr=self.lr, momentum=self.momentum,
+                      weight_decay=self.weight_decay, epochs=self.epochs,
+                      batch_size=self.batch_size)
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What names a source run: the source network and the target images its AGOP sees.
+
+    Built from an `AgopNfmSettings` by `sources.source_settings`; every run of one target data
+    set shares it, hence one source network and one set of matrices per data set."""
+
+    target: str
+    pretrained: str = "imagenet"
+    pretrained_split: str = "train"
+    model: str = "vgg11"
+    width: float = 1.0
+    image_size: int = 224
+    channels: int = 3
+    linear_std: float = 0.01
+    agop_images: int = 64
+    agop_classes: int = 0
+    seed: int = 0
+    # a source trained here (`pretrained` = a data set name): Adam, no weight decay
+    recipe: Recipe = Recipe("adam", lr=1e-3, epochs=20, batch_size=64)

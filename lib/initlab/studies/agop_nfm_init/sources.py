@@ -1,0 +1,212 @@
+"""Study 03's source network and its matrices: one source run per target data set.
+
+A source run (`SOURCE_STUDY`, `SourceSettings`) holds the source VGG's NFM and patch AGOP per
+conv layer over target images, and the ansatz correlations of a trained and an untrained VGG.
+The source is torchvision's ImageNet VGG, a state-dict file, or a VGG trained here on another
+data set (docs/03_agop_nfm_init.md). The target runs (`runs.py`) read these matrices through
+`store.run`, so the source is computed once and shared by every init and seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from initlab import data
+from initlab.inits.matrix import vgg_style
+from initlab.metrics.agop import agop, ansatz_correlation, matrix_sqrt, nfm
+from initlab.models import build_model, conv_layers
+from initlab.models.pretrained import WeightsUnavailableError, load_imagenet
+from initlab.seeds import derive_seed
+from initlab.studies.agop_nfm_init.settings import AgopNfmSettings, SourceSettings
+from initlab.training.fit import fit
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+SOURCE_STUDY = "03_agop_nfm_init_source"
+UPSAMPLE_FROM = 128  # image_size at or above this: upsample batches on the device, not in memory
+Settings = AgopNfmSettings | SourceSettings
+
+
+class Resized(nn.Module):
+    """Upsample batches to `size` on the device before the network (the paper fed 224x224):
+    holding a data set at 224x224 would take 50x the memory of 32x32."""
+
+    def __init__(self, net: nn.Module, size: int) -> None:
+        super().__init__()
+        self.net, self.size = net, size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return self.net(x)
+
+
+@contextlib.contextmanager
+def seeded_dropout(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed the global RNG (forked: the caller's stream is restored after) for one training.
+
+    VGG's dropout draws from the global RNG, which torch seeds at random in every process and
+    `fit` does not seed; without this, two runs of the same settings differ (even the seed-fixed
+    split, batch order and init do not make them repeatable)."""
+    devices = [] if device.type == "cpu" else None  # None: every device of the accelerator
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def channels_for(cfg: AgopNfmSettings, dataset: str) -> int:
+    """ImageNet VGG needs 3 channels (gray images repeated); else the target's own count."""
+    if cfg.pretrained == "imagenet":
+        return 3
+    return 3 if dataset in ("cifar10", "cifar100", "svhn", "tiny_imagenet") else 1
+
+
+def prepare(images: data.ImageSet, size: int, channels: int) -> data.ImageSet:
+    """Match channels (gray repeated to RGB, RGB averaged to gray) and size: 28x28 sets (whose
+    background is 0) are zero-padded to 32x32, other sizes resized; at UPSAMPLE_FROM or more the
+    images stay as they are and `Resized` upsamples each batch on the device."""
+    images = images.with_channels(channels)
+    native = images.image_size[0]
+    if size >= UPSAMPLE_FROM or native == size:
+        return images
+    return images.padded(size) if (native, size) == (28, 32) else images.resized(size)
+
+
+def new_model(cfg: Settings, num_classes: int, channels: int, seed: int,
+              image_size: int | None = None) -> nn.Module:
+    """A fresh VGG (PyTorch's default draw under `seed`, before any initializer)."""
+    size = image_size or cfg.image_size
+    net = build_model(cfg.model, num_classes, channels, cfg.width, seed=seed, image_size=size)
+    return Resized(net, size) if size >= UPSAMPLE_FROM else net
+
+
+def source_settings(cfg: AgopNfmSettings, dataset: str) -> SourceSettings:
+    """The source run of target `dataset`; refuses a source trained on the target's images."""
+    if cfg.pretrained == dataset and cfg.pretrained_split == "train":
+        raise ValueError(f"the source must not be trained on the target's training images: "
+                         f"pretrained={dataset!r}; choose another data set (or, for a smoke "
+                         "test, pretrained_split='test')")
+    fields = {f.name for f in dataclasses.fields(SourceSettings)} - {"target", "channels", "seed",
+                                                                     "recipe"}
+    recipe = Recipe("adam", lr=cfg.source_lr, epochs=cfg.source_epochs,
+                    batch_size=cfg.batch_size)
+    return SourceSettings(target=dataset, channels=channels_for(cfg, dataset),
+                          seed=cfg.source_seed, recipe=recipe,
+                          **{k: getattr(cfg, k) for k in fields})
+
+
+def source_runs(cfg: AgopNfmSettings) -> list[SourceSettings]:
+    """One source run per target data set."""
+    return [source_settings(cfg, d) for d in cfg.datasets]
+
+
+def _imagenet_source(src: SourceSettings) -> nn.Module:
+    """torchvision's ImageNet VGG (the paper's source); offline, the error says what to use."""
+    if src.width != 1.0 or src.channels != 3:
+        raise ValueError("ImageNet VGG weights need width=1 and 3 channels")
+    model = new_model(src, 1000, 3, src.seed, image_size=224)
+    try:
+        load_imagenet(model.net if isinstance(model, Resized) else model, src.model)
+    except WeightsUnavailableError as error:
+        raise WeightsUnavailableError(
+            f"{error}\nFor this study: `-p pretrained path/to/vgg11.pth` uses a local torchvision "
+            "state-dict file; `-p pretrained cifar10` (any other data set) trains a source VGG "
+            "here first.") from error
+    return model
+
+
+def _checkpoint_source(src: SourceSettings) -> nn.Module:
+    """A state-dict file of this architecture; its head size and layout are read from it."""
+    state = torch.load(Path(src.pretrained).expanduser(), map_location="cpu", weights_only=True)
+    state = {k.removeprefix("net."): v for k, v in state.items()}
+    head = [k for k in state if k.startswith("classifier.") and k.endswith(".weight")]
+    classes = state[max(head, key=lambda k: int(k.split(".")[1]))].shape[0]
+    convs = [k for k in state if k.startswith("features.") and state[k].dim() == 4]
+    last = state[max(convs, key=lambda k: int(k.split(".")[1]))].shape[0]
+    large = state["classifier.0.weight"].shape[1] == last * 49  # torchvision's 7x7 head
+    model = new_model(src, classes, src.channels, src.seed, 224 if large else src.image_size)
+    (model.net if isinstance(model, Resized) else model).load_state_dict(state)
+    return model
+
+
+def _trained_source(src: SourceSettings, runtime: Runtime) -> tuple[nn.Module, pd.DataFrame]:
+    """A VGG trained here on `pretrained` (another data set), Adam, VGG init; its curves."""
+    train = prepare(data.load(src.pretrained, src.pretrained_split), src.image_size, src.channels)
+    held_out = "test" if src.pretrained_split == "train" else "train"
+    val = prepare(data.load(src.pretrained, held_out), src.image_size, src.channels)
+    model = new_model(src, train.num_classes, src.channels, derive_seed(src.seed, "source"))
+    vgg_style(model, "kaiming_normal", seed=derive_seed(src.seed, "source-init"),
+              linear_std=src.linear_std)
+    with seeded_dropout(derive_seed(src.seed, "source-dropout"), runtime.torch_device):
+        history = fit(model, train, val, recipe=src.recipe, runtime=runtime,
+                      seed=derive_seed(src.seed, "source"), name=f"source on {src.pretrained}")
+    return model, history.frame
+
+
+def load_source(src: SourceSettings, runtime: Runtime) -> tuple[nn.Module, pd.DataFrame]:
+    """The source network by `pretrained`, and its training curves (empty unless trained here)."""
+    if src.pretrained == "imagenet":
+        return _imagenet_source(src), pd.DataFrame()
+    if src.pretrained.endswith((".pt", ".pth")) or Path(src.pretrained).expanduser().is_file():
+        return _checkpoint_source(src), pd.DataFrame()
+    return _trained_source(src, runtime)
+
+
+def agop_images(src: SourceSettings) -> torch.Tensor:
+    """`agop_images` seeded target training images, normalized, as the source sees them."""
+    train = prepare(data.load(src.target, "train"), src.image_size, src.channels)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(
+        derive_seed(src.seed, "agop-images")))
+    return train.subset(order[:src.agop_images]).to_float()
+
+
+def ansatz_rows(nfms: list[torch.Tensor], agops: list[torch.Tensor], state: str) -> list[dict]:
+    """Per layer: Pearson r of the NFM with the AGOP and with AGOP^(1/2)."""
+    rows = []
+    for i, (n, a) in enumerate(zip(nfms, agops)):
+        for power, m in (("AGOP", a), ("AGOP^(1/2)", matrix_sqrt(a))):
+            rows.append(dict(layer=i + 1, size=len(n), network=state, matrix=power,
+                             correlation=ansatz_correlation(n, m)))
+    return rows
+
+
+def untrained_twin(model: nn.Module, src: SourceSettings) -> nn.Module:
+    """A fresh VGG of the source's shape under VGG's init: the ansatz control (what correlation
+    between NFM and AGOP needs no training)."""
+    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
+    size = model.size if isinstance(model, Resized) else src.image_size
+    twin = new_model(src, head, src.channels, derive_seed(src.seed, "untrained"), image_size=size)
+    return vgg_style(twin, "kaiming_normal", seed=derive_seed(src.seed, "untrained-init"),
+                     linear_std=src.linear_std)
+
+
+def run_source(src: SourceSettings, runtime: Runtime) -> dict:
+    """The source network's NFM and AGOP per conv layer, and the ansatz check, trained and
+    untrained; a source trained here also keeps its weights (small) and its curves."""
+    device = runtime.torch_device
+    model, curves = load_source(src, runtime)
+    images = agop_images(src).to(device)
+    classes = range(src.agop_classes) if src.agop_classes else None
+    chunk = 8 if src.image_size >= UPSAMPLE_FROM else 64
+    result: dict = {}
+    rows = []
+    for state, net in (("trained", model), ("untrained", untrained_twin(model, src))):
+        net.to(device)
+        agops = list(agop(net, None, images, classes=classes, chunk_size=chunk).values())
+        nfms = [nfm(conv).cpu() for _, conv in conv_layers(net)]
+        rows += ansatz_rows(nfms, agops, state)
+        if state == "trained":
+            result.update({f"nfm.{i}": m for i, m in enumerate(nfms)})
+            result.update({f"agop.{i}": m for i, m in enumerate(agops)})
+    result["ansatz"] = pd.DataFrame(rows)
+    if not curves.empty:
+        result["source_curves"] = curves
+        result.update({f"state.{k}": v.cpu() for k, v in model.state_dict().items()})
+    return result

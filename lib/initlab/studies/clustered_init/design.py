@@ -1,0 +1,154 @@
+"""Study 02's design: which source models, conditions, target tasks and seeds the settings ask
+for, as lists of run specs (`specs.SourceRun` / `specs.TargetRun`), and a readable label for
+each condition. Nothing here trains or reads the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from initlab import data
+from initlab.seeds import derive_seed
+from initlab.studies.clustered_init import tasks
+from initlab.studies.clustered_init.settings import ClusteredInitSettings
+from initlab.studies.clustered_init.specs import (
+    SOURCE_DEFAULTS,
+    SourceRun,
+    TargetRun,
+    Training,
+    sources_of,
+)
+
+Condition = dict[str, Any]  # init settings of one condition, e.g. {"init": "gabor", "layers": 1}
+
+
+def label(c: Mapping[str, Any] | TargetRun | Any) -> str:
+    """A readable name for a condition (a dict, a frame row or a TargetRun)."""
+    get = c.get if hasattr(c, "get") else lambda k, d=None: getattr(c, k, d)
+    init = get("init")
+    if init == "random":
+        return "random (custom)" if get("custom", False) else "random"
+    if init == "gabor":
+        return f"Gabor L={get('layers')}"
+    if init == "aligned":
+        return f"aligned {get('matching')} L={get('layers')}"
+    if init == "clustered":
+        text = f"{get('distance')} N={get('n_sources')} K={get('clusters')} L={get('layers')}"
+        if get("noise", 0.0):
+            text += f" noise={get('noise')}"
+        if get("rescale", "none") not in ("none", "", None):
+            text += f" {get('rescale')}"
+        return text
+    return str(init)
+
+
+def training_fields(cfg: ClusteredInitSettings) -> dict[str, Any]:
+    """The settings every run shares (all `Training` fields but the task and architecture)."""
+    names = {f.name for f in dataclasses.fields(Training)} - {"task", "custom"}
+    return {name: getattr(cfg, name) for name in names}
+
+
+def template(cfg: ClusteredInitSettings, custom: bool = False) -> TargetRun:
+    """A target run with the study's training and source settings (task and init unset)."""
+    return TargetRun(**training_fields(cfg), custom=custom, epochs=cfg.target_epochs,
+                     lr_factor=cfg.target_lr_factor, source_epochs=cfg.source_epochs,
+                     source_lr_factor=cfg.source_lr_factor, source_seed=cfg.seed)
+
+
+def source_runs(cfg: ClusteredInitSettings) -> list[SourceRun]:
+    """Every source model the design needs: standard ones, then the custom ones to align."""
+    standard = sources_of(template(cfg), cfg.source_models)
+    custom = sources_of(template(cfg, custom=True), cfg.align_sources)
+    return standard + (custom if cfg.align_layers else [])
+
+
+def conditions(cfg: ClusteredInitSettings) -> list[Condition]:
+    """Experiments 1-8 as init settings, each once (the sweeps share their centre point)."""
+    out = [dict(init="random"), dict(init="pretrained", n_sources=cfg.source_models)]
+    out += [dict(init="gabor", layers=n) for n in cfg.gabor_layers]
+    points = [(n, cfg.clusters, cfg.layers) for n in cfg.sweep_sources]
+    points += [(cfg.n_sources, k, cfg.layers) for k in cfg.sweep_clusters]
+    points += [(cfg.n_sources, cfg.clusters, n) for n in cfg.sweep_layers]
+    for distance in cfg.distances:
+        out += [dict(init="clustered", distance=distance, n_sources=n, clusters=k, layers=n_l,
+                     noise=cfg.noise, rescale=cfg.rescale, kmeans_sample=cfg.kmeans_sample)
+                for n, k, n_l in dict.fromkeys(points)]
+    out.append(dict(init="random", custom=True))
+    out += [dict(init="aligned", custom=True, n_sources=cfg.align_sources, layers=n, matching=m)
+            for n in cfg.align_layers for m in cfg.align_matchings]
+    return out
+
+
+def target_pairs(cfg: ClusteredInitSettings) -> list[tuple[int, int]]:
+    """The target tasks: `cfg.targets` pairs of target groups, a fixed seeded draw."""
+    return tasks.draw_target_pairs(cfg.dataset, cfg.targets, derive_seed(cfg.seed, "targets"))
+
+
+def target_runs(cfg: ClusteredInitSettings, conds: list[Condition]) -> list[TargetRun]:
+    """Each condition on every target task under every seed (condition-major order, so the
+    cached clusterings serve a condition's runs one after another)."""
+    runs = []
+    for cond in conds:
+        base = template(cfg, cond.get("custom", False))
+        if cond["init"] in ("random", "gabor"):  # no sources: keep their settings out of the name
+            base = dataclasses.replace(base, **SOURCE_DEFAULTS)
+        for pair in target_pairs(cfg):
+            for r in range(cfg.runs):
+                runs.append(dataclasses.replace(base, task=pair, seed=cfg.seed + r, **cond))
+    return runs
+
+
+def tiny_runs(cfg: ClusteredInitSettings) -> list[TargetRun]:
+    """Experiments 9-11 on all 200 Tiny ImageNet classes: random, a CIFAR-100 source model with
+    a new 200-way fc, and clustered (Fourier, N = 6, K = 3, L = 17)."""
+    base = dataclasses.replace(
+        template(cfg), dataset="tiny_imagenet", task=(), image_size=0,
+        train_size=cfg.tiny_train_size, test_size=cfg.tiny_test_size, epochs=cfg.tiny_epochs,
+        source_dataset=cfg.dataset, source_image_size=cfg.image_size,
+        source_train_size=cfg.train_size, source_test_size=cfg.test_size)
+    conds = [dict(init="random"), dict(init="pretrained", n_sources=cfg.source_models),
+             dict(init="clustered", distance=cfg.tiny_distance, n_sources=cfg.tiny_sources,
+                  clusters=cfg.tiny_clusters, layers=17, kmeans_sample=cfg.kmeans_sample)]
+    return [dataclasses.replace(base, seed=cfg.seed + r, **c)
+            for c in conds for r in range(cfg.tiny_runs)]
+
+
+def tiny_imagenet_status(cfg: ClusteredInitSettings) -> tuple[bool, str]:
+    """(run it?, why not). `on` with the data missing raises DataUnavailableError."""
+    if cfg.tiny_imagenet == "off":
+        return False, "tiny_imagenet='off' in these settings"
+    if cfg.tiny_imagenet not in ("on", "if_available"):
+        raise ValueError(f"tiny_imagenet must be on, if_available or off: {cfg.tiny_imagenet!r}")
+    if not data.available("tiny_imagenet"):
+        if cfg.tiny_imagenet == "on":
+            data.load("tiny_imagenet", "train")  # raises with the missing files and the fix
+        return False, ("Tiny ImageNet is not on this machine (`initlab data download "
+                       "tiny_imagenet` fetches it); experiments 9-11 were not run")
+    if tasks.full_set(cfg.dataset, "train", cfg.image_size).in_channels != 3:
+        return False, (f"the source models were trained on {cfg.dataset} (1 channel); a "
+                       "pretrained start on 3-channel Tiny ImageNet needs RGB source models")
+    return True, ""
+
+
+def shown_conditions(cfg: ClusteredInitSettings, best: list[str]) -> list[Condition]:
+    """The conditions of Figure 8: random, the first Gabor setting, the best clustered ones
+    (labels in `best`), pretrained and, if run, the widest aligned setting."""
+    by_label = {label(c): c for c in conditions(cfg)}
+    shown = [dict(init="random"), dict(init="gabor", layers=cfg.gabor_layers[0]),
+             *(by_label[b] for b in best), by_label["pretrained"]]
+    if cfg.align_layers:
+        shown.append(dict(init="aligned", custom=True, n_sources=cfg.align_sources,
+                          layers=max(cfg.align_layers), matching=cfg.align_matchings[0]))
+    return shown
+
+
+def describe(cfg: ClusteredInitSettings, profile: str, out: Path) -> str:
+    """The notebook's one-paragraph summary of the data set, pools, tasks and scale."""
+    source_pool, target_pool = tasks.pools(cfg.dataset)
+    return (f"**Data set: `{cfg.dataset}`** (profile `{profile}`). Groups {source_pool} form "
+            f"the source pool, {target_pool} the target pool; target tasks "
+            f"{target_pairs(cfg)}; {cfg.runs} seeds each, {cfg.target_epochs} epochs; "
+            f"ResNet-18 at width {cfg.width}. Outputs in `{out}`.")

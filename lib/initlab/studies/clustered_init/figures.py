@@ -1,0 +1,159 @@
+"""Study 02's figures, each a function of the curves frame (`results.curves`) returning a
+matplotlib Figure; the notebook saves them with `plots.save`. Intervals are seaborn's bootstrap
+95% intervals over runs (seeded, so a figure redraws the same). The original report's numbers
+are drawn as crimson marks: on CIFAR-100 on the same axis, on another data set on their own
+right-hand axis (compare the shape, not the level).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from initlab import plots
+from initlab.studies.clustered_init.design import label
+from initlab.studies.clustered_init.results import (
+    REPORTED_BASELINES,
+    REPORTED_BY_CLUSTERS,
+    REPORTED_BY_LAYERS,
+    REPORTED_BY_SOURCES,
+    REPORTED_CUSTOM,
+    REPORTED_GABOR,
+    final,
+)
+from initlab.studies.clustered_init.settings import ClusteredInitSettings
+
+Marks = list[tuple[list[tuple[float, float]], str, str]]  # [(points [(x, y)], marker, label)]
+SWEEP_REPORTED = {"clusters": REPORTED_BY_CLUSTERS, "layers": REPORTED_BY_LAYERS,
+                  "n_sources": REPORTED_BY_SOURCES}
+SWEEP_NAMES = {"clusters": "number of clusters K", "layers": "number of layers L",
+               "n_sources": "number of source models N"}
+SYMBOLS = {"n_sources": "N", "clusters": "K", "layers": "L"}
+
+
+def curve_panel(frame: pd.DataFrame, hue: str, order: Sequence[str], ax: Axes,
+                title: str) -> None:
+    """Mean validation accuracy per epoch with its 95% interval (bootstrap over runs)."""
+    sns.lineplot(data=frame, x="epoch", y="accuracy", hue=hue, hue_order=order,
+                 errorbar=("ci", 95), n_boot=300, seed=0, marker="o", markersize=4, ax=ax)
+    ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title=title)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=7, title=None)
+
+
+def mark_reported(ax: Axes, series: Marks, dataset: str) -> None:
+    """The original's numbers as crimson marks; off CIFAR-100 on a right-hand axis of their
+    own, since the levels of another data set are not comparable."""
+    series = [s for s in series if s[0]]
+    if not series:
+        return
+    target = ax if dataset == "cifar100" else ax.twinx()
+    for points, marker, text in series:
+        target.scatter(*zip(*points), marker=marker, s=70, color="crimson", zorder=5, label=text)
+    if target is not ax:
+        target.grid(False)
+        target.set_ylabel("reported: CIFAR-100, epoch 15 (%)", color="crimson")
+        target.tick_params(axis="y", colors="crimson")
+    target.legend(fontsize=7, loc="lower right")
+
+
+def best_vs_baselines(curves: pd.DataFrame, order: Sequence[str], dataset: str) -> Figure:
+    """Figure 2: the curves of `order` (random, pretrained, best Gabor, best clustered)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    curve_panel(curves[curves.label.isin(order)], "label", order, ax,
+                f"Best clustered settings vs baselines ({dataset}, mean and 95% CI over runs)")
+    return fig
+
+
+def sweep(curves: pd.DataFrame, cfg: ClusteredInitSettings, key: str) -> Figure:
+    """Figures 3-5: curves per distance for each value of `key` (clusters, layers or
+    n_sources; the other two at the centre point), then final accuracy vs `key` beside the
+    report's numbers."""
+    centre = dict(n_sources=cfg.n_sources, clusters=cfg.clusters, layers=cfg.layers)
+    fixed = {k: v for k, v in centre.items() if k != key}
+    reported = SWEEP_REPORTED[key]
+    fig, axes = plt.subplots(1, len(cfg.distances) + 1,
+                             figsize=(4.3 * (len(cfg.distances) + 1), 3.8))
+    rows = curves.query("init == 'clustered'")
+    for k, v in fixed.items():
+        rows = rows[rows[k] == v]
+    for ax, distance in zip(axes, cfg.distances):
+        part = rows[rows.distance == distance].assign(
+            setting=lambda d: f"{key}=" + d[key].astype(str))
+        order = [f"{key}={v}" for v in sorted(part[key].unique())]
+        curve_panel(part, "setting", order, ax, distance)
+    last, ax = final(rows), axes[-1]
+    sns.pointplot(data=last, x=key, y="accuracy", hue="distance", hue_order=list(cfg.distances),
+                  errorbar=("ci", 95), n_boot=300, seed=0, dodge=0.3, ax=ax)
+    values = sorted(last[key].unique())
+    ax.set(xlabel=key, ylabel=f"accuracy at epoch {int(last.epoch.max())} (%)",
+           title="final, 95% CI")
+    ax.legend(fontsize=7, loc="best")
+    mark_reported(ax, [([(i, reported[d][v]) for i, v in enumerate(values) if v in reported[d]],
+                        marker, f"reported {d}")
+                       for d, marker in (("euclidean", "x"), ("fourier_real", "+"))], cfg.dataset)
+    fixed_text = ", ".join(f"{SYMBOLS[k]}={v}" for k, v in fixed.items())
+    fig.suptitle(f"Clustered init by {SWEEP_NAMES[key]} ({fixed_text})")
+    fig.tight_layout()
+    return fig
+
+
+def _curves_and_final(frame: pd.DataFrame, order: list[str], reported: dict[str, float],
+                      title: str, dataset: str, rotate: bool = False) -> Figure:
+    """Curves of the conditions in `order` (left) and their final accuracy with the report's
+    numbers (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    curve_panel(frame, "label", order, axes[0], title)
+    last = final(frame)
+    sns.pointplot(data=last, x="label", y="accuracy", order=order, errorbar=("ci", 95),
+                  n_boot=300, seed=0, linestyle="none", ax=axes[1])
+    axes[1].set(xlabel="", ylabel=f"accuracy at epoch {int(last.epoch.max())} (%)",
+                title="final, 95% CI")
+    if rotate:
+        axes[1].tick_params(axis="x", rotation=30)
+    marks = [(i, reported[o]) for i, o in enumerate(order) if o in reported]
+    mark_reported(axes[1], [(marks, "x", "reported")], dataset)
+    fig.tight_layout()
+    return fig
+
+
+def custom_aligned(curves: pd.DataFrame, cfg: ClusteredInitSettings) -> Figure:
+    """Figure 6: the custom ResNet-18, random vs the aligned mean of its source models."""
+    order = ["random (custom)"] + [label(dict(init="aligned", matching=m, layers=n))
+                                   for n in cfg.align_layers for m in cfg.align_matchings]
+    reported = {"random (custom)": REPORTED_CUSTOM["random"],
+                **{f"aligned greedy L={n}": REPORTED_CUSTOM[n] for n in (1, 2, 4)}}
+    return _curves_and_final(curves[curves.custom.astype(bool)], order, reported,
+                             "custom ResNet-18: validation accuracy", cfg.dataset, rotate=True)
+
+
+def gabor_by_layers(curves: pd.DataFrame, cfg: ClusteredInitSettings) -> Figure:
+    """Figure 7: random vs Gabor init of the first L layers, for each L run."""
+    order = ["random"] + [f"Gabor L={n}" for n in cfg.gabor_layers]
+    reported = {"random": REPORTED_BASELINES["random"],
+                **{f"Gabor L={n}": v for n, v in REPORTED_GABOR.items()}}
+    return _curves_and_final(curves[curves.label.isin(order)], order, reported,
+                             "Gabor init: validation accuracy", cfg.dataset)
+
+
+def first_layer_filters(examples: dict[str, np.ndarray]) -> Figure:
+    """Figure 8: one row of stem filters per condition (`runs.first_layer_filters`), colour
+    scale per row, red positive."""
+    grid = np.stack([np.asarray(v) for v in examples.values()])
+    return plots.image_grid(grid, row_labels=list(examples), cmap="RdBu_r", symmetric=True,
+                            cell=0.8, title="First-layer filters at initialization")
+
+
+def tiny_imagenet(tiny: pd.DataFrame) -> Figure:
+    """Figure 9: Tiny ImageNet curves of random, pretrained and clustered init."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    curve_panel(tiny, "init", ["random", "pretrained", "clustered"], ax,
+                "Tiny ImageNet (200 classes)")
+    return fig

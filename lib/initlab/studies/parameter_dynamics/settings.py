@@ -1,0 +1,99 @@
+"""Study settings: the dataclass (defaults = the original protocol, `paper`) and what `smoke`
+and `quick` change. A run is named by its settings (see `store.run_name`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from initlab.data import DATASETS
+from initlab.settings import check_choices, check_positive, not_hashed
+from initlab.training.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class ParameterDynamicsSettings:
+    """Study 05: how far parameters move in training (docs/05_parameter_dynamics.md).
+
+    One run is one cell of the grid (arch x data set x init x optimizer) under one seed: a fresh
+    model, trained with snapshots, then (for `perturb_inits`) perturbed and retrained. Change
+    tolerances only enter the rendering (they are measured on the stored snapshots), so they
+    do not name runs.
+    """
+
+    archs: tuple[str, ...] = ("lenet5", "resnet18", "vgg19")
+    datasets: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10")  # 28x28 -> 32x32x3
+    inits: tuple[str, ...] = ("kaiming_uniform", "kaiming_normal", "pretrained")
+    optimizers: tuple[str, ...] = ("sgd", "adam")
+    width: float = 1.0  # ResNet-18 and VGG19 only; LeNet-5 is always 62,006 parameters
+    resnet_stem: str = "imagenet"  # torchvision's 7x7 stem + max-pool (ImageNet weights fit)
+    vgg_image_size: int = 32  # 32: a 512-wide head (20M parameters); 224: torchvision's head
+    epochs: int = 20
+    snapshot_epochs: tuple[int, ...] = (0, 5, 10, 15, 20)
+    batch_size: int = 128
+    lr_sgd: float = 0.005
+    momentum: float = 0.9
+    lr_adam: float = 0.005
+    adam_eps: float = 1e-8
+    vgg_adam_eps: float = 0.1  # the original's VGG19 + Adam setting
+    train_size: int = 0  # 0 = the whole training set; else a seeded subsample
+    test_size: int = 0  # 0 = the whole test set; else a fixed subsample (the same for all runs)
+    pretrained: str = "imagenet"  # imagenet: torchvision's weights where they fit and are
+    # present, else a checkpoint; checkpoint: always a checkpoint trained here
+    pretrain_source: str = ""  # "" = the next data set of `datasets` (cyclic)
+    pretrain_epochs: int = 20
+    pretrain_optimizer: str = "sgd"
+    perturb_inits: tuple[str, ...] = ("kaiming_uniform",)  # cells whose trained model is perturbed
+    perturbations: tuple[str, ...] = ("none", "sign_flip", "distortion")  # none = keep training
+    distortion: float = 1e-6
+    retrain_epochs: int = 20
+    feature_samples: int = 10_000  # test images whose penultimate features are stored
+    seed: int = 0  # a replicate's seed is seed + replicate index
+    seeds: int = not_hashed(1)
+    tolerance: float = not_hashed(1e-3)  # |change| above this counts as changed
+    tolerance_sweep: tuple[float, ...] = not_hashed((1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1))
+    histogram_bins: int = not_hashed(80)
+
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": dict(archs=("lenet5", "resnet18"), datasets=("digits",),
+                      inits=("kaiming_uniform", "pretrained"), width=0.125, epochs=2,
+                      snapshot_epochs=(0, 1, 2), batch_size=64, train_size=128, test_size=128,
+                      pretrained="checkpoint", pretrain_source="digits", pretrain_epochs=1,
+                      perturbations=("sign_flip", "distortion"), retrain_epochs=1,
+                      feature_samples=128),
+        "quick": dict(archs=("lenet5", "resnet18"), datasets=("fashion_mnist",), width=0.125,
+                      epochs=5, snapshot_epochs=(0, 1, 2, 3, 4, 5), train_size=10_000,
+                      pretrained="checkpoint", pretrain_source="digits", retrain_epochs=2,
+                      feature_samples=2000),
+        "paper": dict(),
+    }
+
+    def __post_init__(self) -> None:
+        check_choices("archs", self.archs, ("lenet5", "resnet18", "vgg19"))
+        check_choices("datasets", self.datasets, DATASETS)
+        if self.pretrain_source:
+            check_choices("pretrain_source", self.pretrain_source, DATASETS)
+        inits = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "normal", "uniform",
+                 "default", "pretrained")
+        check_choices("inits", self.inits, inits)
+        check_choices("perturb_inits", self.perturb_inits, inits)
+        check_choices("optimizers", (*self.optimizers, self.pretrain_optimizer), ("sgd", "adam"))
+        check_choices("perturbations", self.perturbations, ("none", "sign_flip", "distortion"))
+        check_choices("pretrained", self.pretrained, ("imagenet", "checkpoint"))
+        check_positive(self, "width", "epochs", "batch_size", "lr_sgd", "lr_adam", "adam_eps",
+                       "vgg_adam_eps", "pretrain_epochs", "feature_samples", "seeds",
+                       "histogram_bins")
+
+    def recipe(self, arch: str, optimizer: str, epochs: int | None = None) -> Recipe:
+        """How `arch` trains with `optimizer`: the original's SGD lr 0.005 momentum 0.9 or
+        Adam lr 0.005, with eps 0.1 for VGG19 + Adam (its setting; 1e-8 elsewhere).
+
+        `epochs` defaults to `self.epochs`; retraining and the pretrained checkpoints pass
+        their own. SGD keeps `adam_eps` as its (unused) eps so the checkpoints' stored names
+        stay those of the runs already in the store.
+        """
+        eps = self.vgg_adam_eps if arch.startswith("vgg") and optimizer == "adam" else self.adam_eps
+        lr = self.lr_sgd if optimizer == "sgd" else self.lr_adam
+        return Recipe(optimizer=optimizer, lr=lr, momentum=self.momentum, eps=eps,
+                      epochs=self.epochs if epochs is None else epochs,
+                      batch_size=self.batch_size)

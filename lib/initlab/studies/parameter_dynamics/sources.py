@@ -1,0 +1,185 @@
+"""Where a study-05 run's material comes from: its data (padded to 3 x 32 x 32), its fresh
+model, and its "pretrained" weights.
+
+"Pretrained" is ImageNet weights where they exist and fit (torchvision's ResNet-18 and VGG19
+at width 1), else a checkpoint of the same architecture trained here on another data set of
+the grid: a store run of its own (`SOURCES`), trained by the first cell that needs it and
+loaded by every other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from initlab import data, store
+from initlab.inits import initialize
+from initlab.models import build_model
+from initlab.models.pretrained import IMAGENET_WEIGHTS, WeightsUnavailableError, load_imagenet
+from initlab.seeds import derive_seed
+from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
+from initlab.training.fit import fit
+from initlab.training.loop import evaluate
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+STUDY = "05_parameter_dynamics"
+SOURCES = f"{STUDY}/sources"  # the pretrained checkpoints, one store run each
+
+
+# ------------------------------------------------------------------------- data and models
+
+
+def rgb32(name: str, split: str) -> data.ImageSet:
+    """One split as 3 x 32 x 32 (MNIST-like sets padded with background, grey repeated).
+
+    Loaded afresh on every call: a cache would hand every run the same ImageSet, whose
+    tensors anyone can change in place. Loading costs milliseconds for the embedded digits
+    and about a second for CIFAR-10, next to minutes of training per run.
+    """
+    with _one_thread():
+        loaded = data.load(name, split)
+    return loaded.padded(32).as_rgb()
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the block on one torch thread, then restore the count (training threads are the
+    runtime's business; this is about what the data is).
+
+    `digits` computes its normalization mean on load, a float32 reduction over 1.1M values
+    whose last bit follows torch's thread count. Unpinned, the first run of a process would
+    load under torch's default count and every later one under the single thread `fit` leaves
+    set for small models: two different means in one grid. One thread is what every run
+    stored so far loaded under.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def load_data(name: str, train_size: int = 0, seed: int = 0,
+              test_size: int = 0) -> tuple[data.ImageSet, data.ImageSet]:
+    """(train, test) as 3 x 32 x 32; `train_size` > 0 draws a seeded subsample of train,
+    `test_size` > 0 a fixed one of test (the same images for every run and seed)."""
+    train, test = rgb32(name, "train"), rgb32(name, "test")
+    if 0 < train_size < len(train):
+        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(
+            derive_seed(seed, "train-subset", name)))[:train_size]
+        train = train.subset(pick)
+    return train, _first_of_fixed_order(test, test_size)
+
+
+def _first_of_fixed_order(images: data.ImageSet, n: int) -> data.ImageSet:
+    """`n` images drawn once by a fixed seed, kept in their original order."""
+    if not 0 < n < len(images):
+        return images
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(
+        derive_seed(0, "test-images")))[:n]
+    return images.subset(pick.sort().values)
+
+
+def feature_images(test: data.ImageSet, n: int) -> torch.Tensor:
+    """The normalized test images whose features every run stores: the same for all runs."""
+    return _first_of_fixed_order(test, n).to_float()
+
+
+def build(arch: str, num_classes: int, width: float, resnet_stem: str, vgg_image_size: int,
+          seed: int) -> nn.Module:
+    """A fresh model of `arch` for 3 x 32 x 32 inputs, its default draw fixed by `seed`."""
+    options = {"lenet5": dict(image_size=32),
+               "resnet18": dict(width=width, stem=resnet_stem),
+               "vgg19": dict(width=width, image_size=vgg_image_size)}.get(arch, dict(width=width))
+    return build_model(arch, num_classes, 3, seed=seed, **options)
+
+
+# ------------------------------------------------------------------------------ pretrained
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """A 'pretrained' checkpoint: the architecture trained on another data set of the grid.
+
+    Its fields, the training recipe included, name the stored checkpoint.
+    """
+
+    arch: str = "resnet18"
+    dataset: str = "cifar10"
+    width: float = 1.0
+    resnet_stem: str = "imagenet"
+    vgg_image_size: int = 32
+    train_size: int = 0
+    seed: int = 0
+    recipe: Recipe = Recipe("sgd", lr=0.005, epochs=20, batch_size=128)
+
+
+def source_dataset(cfg: ParameterDynamicsSettings, dataset: str) -> str:
+    """`pretrain_source` if set, else the data set after `dataset` in the grid (cyclic).
+
+    `runs.cells` writes the answer into each pretrained cell's settings, so a run never needs
+    the whole grid to know its source, and the source is part of the run's name.
+    """
+    if cfg.pretrain_source:
+        return cfg.pretrain_source
+    grid = list(cfg.datasets)
+    return grid[(grid.index(dataset) + 1) % len(grid)]
+
+
+def source_spec(cfg: ParameterDynamicsSettings, arch: str, dataset: str) -> SourceSettings:
+    """The checkpoint a pretrained cell loads: same architecture, the cell's training settings,
+    `pretrain_optimizer` for `pretrain_epochs` on the source data set."""
+    recipe = cfg.recipe(arch, cfg.pretrain_optimizer, cfg.pretrain_epochs)
+    return SourceSettings(arch=arch, dataset=source_dataset(cfg, dataset), width=cfg.width,
+                          resnet_stem=cfg.resnet_stem, vgg_image_size=cfg.vgg_image_size,
+                          train_size=cfg.train_size, seed=cfg.seed, recipe=recipe)
+
+
+def train_source(spec: SourceSettings, runtime: Runtime) -> dict:
+    """Train one checkpoint; the result holds its whole state dict (buffers included)."""
+    train, test = load_data(spec.dataset, spec.train_size, spec.seed)
+    model = build(spec.arch, train.num_classes, spec.width, spec.resnet_stem,
+                  spec.vgg_image_size, derive_seed(spec.seed, "source-model", spec.arch))
+    initialize(model, "kaiming_uniform", seed=derive_seed(spec.seed, "source-init"))
+    recipe = spec.recipe
+    history = fit(model, train, recipe=recipe, runtime=runtime,
+                  seed=derive_seed(spec.seed, "source-batches"),
+                  name=f"source {spec.arch} on {spec.dataset}")
+    loss, acc = evaluate(model, test, runtime, recipe.precision)
+    info = pd.DataFrame([dict(arch=spec.arch, dataset=spec.dataset, test_loss=loss,
+                              test_accuracy=acc, train_accuracy=history.last("train"))])
+    return dict(info=info, **store.model_tensors(model))
+
+
+def source_result(spec: SourceSettings, runtime: Runtime | None = None,
+                  train: bool = True) -> dict:
+    """The checkpoint's stored result (trained first if missing and `train`)."""
+    return store.run(SOURCES, spec, train_source, runtime=runtime, train=train)
+
+
+def imagenet_fits(cfg: ParameterDynamicsSettings, arch: str) -> bool:
+    """torchvision's ImageNet weights load only into the unchanged torchvision layout."""
+    layout_ok = {"resnet18": cfg.resnet_stem == "imagenet", "vgg19": cfg.vgg_image_size >= 224}
+    return arch in IMAGENET_WEIGHTS and cfg.width == 1.0 and layout_ok.get(arch, False)
+
+
+def load_pretrained(cfg: ParameterDynamicsSettings, model: nn.Module, arch: str, dataset: str,
+                    runtime: Runtime | None = None) -> str:
+    """Load ImageNet weights or the checkpoint into `model`; return where they came from."""
+    if cfg.pretrained == "imagenet" and imagenet_fits(cfg, arch):
+        try:
+            load_imagenet(model, arch)
+            return "imagenet"
+        except WeightsUnavailableError:
+            pass  # offline: the checkpoint below; the summary table names what was used
+    spec = source_spec(cfg, arch, dataset)
+    state = store.model_state(source_result(spec, runtime))
+    initialize(model, "pretrained", source=state, keep_head=False)
+    return f"checkpoint ({spec.dataset})"

@@ -1,0 +1,152 @@
+"""Study 01: do CNNs trained on differently corrupted data learn similar filters, and does a
+network warm-started from the most similar ones beat random initialization?
+
+One run is one iteration of the protocol (docs/01_warm_start.md) under one seed: six tiny CNNs
+on six disjoint noisy subsets, their filters compared pairwise (raw and permutation-aligned),
+then one network per warm-start method trained on the clean training set and tested. Every
+method starts from the same draw for the layers it does not set and sees the same batches,
+so methods are compared pairwise within an iteration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+import pandas as pd
+import torch
+
+from initlab import data, store
+from initlab.data import noise
+from initlab.inits import initialize
+from initlab.metrics.matching import stacked_kernels
+from initlab.metrics.similarity import pairwise
+from initlab.models import build_model
+from initlab.seeds import derive_seed
+from initlab.studies.warm_start.settings import WarmStartSettings
+from initlab.training.fit_many import fit_many
+from initlab.training.loop import evaluate
+from initlab.training.recipe import Recipe
+from initlab.training.runtime import Runtime
+
+STUDY = "01_warm_start"
+MODEL = "tiny_cnn"
+
+
+def methods(cfg: WarmStartSettings) -> tuple[str, ...]:
+    """Random init, shrink-and-perturb, then one warm start per metric, raw and aligned."""
+    return ("random", "shrink_perturb", *cfg.metrics, *(f"{m}_aligned" for m in cfg.metrics))
+
+
+def iteration_settings(cfg: WarmStartSettings) -> list[WarmStartSettings]:
+    """The settings of each iteration: the same protocol under seeds seed, seed + 1, ..."""
+    return [dataclasses.replace(cfg, seed=cfg.seed + i) for i in range(cfg.iterations)]
+
+
+def load_data(cfg: WarmStartSettings) -> tuple[data.ImageSet, data.ImageSet]:
+    """Train and test sets scaled to [-1, 1] (normalize 0.5/0.5), so -1 is the background."""
+    sets = [data.load(cfg.dataset, split) for split in ("train", "test")]
+    train, test = (s.with_normalization((0.5,) * s.in_channels, (0.5,) * s.in_channels)
+                   for s in sets)
+    return train, test
+
+
+def new_model(reference: data.ImageSet, seed: int) -> torch.nn.Module:
+    """A `tiny_cnn` for `reference`'s images, its default init drawn from `seed` alone."""
+    return build_model(MODEL, reference.num_classes, reference.in_channels, seed=seed,
+                       image_size=reference.image_size[0])
+
+
+def train_noisy_models(
+    cfg: WarmStartSettings, train: data.ImageSet, test: data.ImageSet, recipe: Recipe,
+    runtime: Runtime,
+) -> tuple[list[torch.nn.Module], pd.DataFrame]:
+    """One model per noise, each on its own disjoint subset (trained at once); test accuracy."""
+    subsets = train.chunks(len(cfg.noises), cfg.subset_size, seed=derive_seed(cfg.seed, "subsets"))
+    models = [new_model(train, derive_seed(cfg.seed, "noisy-model", i))
+              for i in range(len(subsets))]
+    fit_many(models, subsets, recipe=recipe, runtime=runtime, name="noisy models",
+             augments=[functools.partial(noise.apply, name) for name in cfg.noises],
+             seeds=[derive_seed(cfg.seed, "noisy-batches", i) for i in range(len(subsets))])
+    rows = []
+    for i, (name, model) in enumerate(zip(cfg.noises, models)):
+        loss, acc = evaluate(model, test, runtime, recipe.precision)
+        rows.append(dict(subset=i, noise=name, test_loss=loss, test_accuracy=acc))
+    return [m.cpu() for m in models], pd.DataFrame(rows)
+
+
+def similarity_table(filters: dict[bool, torch.Tensor], metrics: tuple[str, ...]) -> pd.DataFrame:
+    """One row per (aligned, metric, model pair, filter index)."""
+    rows = []
+    for aligned, filter_sets in filters.items():
+        for metric in metrics:
+            pairs, scores = pairwise(filter_sets, metric)
+            for (a, b), values in zip(pairs, scores.tolist()):
+                rows += [dict(aligned=aligned, metric=metric, model_a=a, model_b=b, filter=f,
+                              value=v) for f, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def warm_start(cfg: WarmStartSettings, method: str, sources: list[torch.nn.Module],
+               template: data.ImageSet) -> torch.nn.Module:
+    """A fresh model (the same draw for every method) initialized by `method`."""
+    model = new_model(template, derive_seed(cfg.seed, "warm-model"))
+    if method == "random":
+        return model
+    if method == "shrink_perturb":
+        pick = derive_seed(cfg.seed, "shrink-perturb-source") % len(sources)
+        return initialize(model, "shrink_perturb", source=sources[pick], shrink=cfg.shrink,
+                          perturb=cfg.perturb)
+    metric, _, aligned = method.partition("_")
+    return initialize(model, "similar_filters", sources=sources, metric=metric,
+                      aligned=bool(aligned), seed=derive_seed(cfg.seed, "coin", method))
+
+
+def train_warm_starts(
+    cfg: WarmStartSettings, sources: list[torch.nn.Module], train: data.ImageSet,
+    test: data.ImageSet, recipe: Recipe, runtime: Runtime,
+) -> pd.DataFrame:
+    """Every method's network trained on the clean set: its history plus a final test row."""
+    clean = train if not cfg.train_size else train.subset(slice(0, cfg.train_size))
+    names = methods(cfg)
+    starts = [warm_start(cfg, method, sources, train) for method in names]
+    seed = derive_seed(cfg.seed, "clean-batches")  # every method sees the same batches
+    trained = fit_many(starts, [clean] * len(starts), recipe=recipe, runtime=runtime,
+                       seeds=[seed] * len(starts), name="warm starts")
+    histories = []
+    for method, model, history in zip(names, starts, trained):
+        frame = history.frame
+        loss, acc = evaluate(model, test, runtime, recipe.precision)
+        frame.loc[len(frame)] = [recipe.epochs, "test", "loss", loss]
+        frame.loc[len(frame)] = [recipe.epochs, "test", "accuracy", acc]
+        histories.append(frame.assign(method=method))
+    return pd.concat(histories, ignore_index=True)
+
+
+def run(cfg: WarmStartSettings, runtime: Runtime) -> dict:
+    """One iteration: noisy models, filter similarity, each warm-start method trained, tested.
+
+    Module-level (not a closure) so that `store.run_many` can hand it to a process pool."""
+    recipe = cfg.recipe()
+    train, test = load_data(cfg)
+    models, noisy = train_noisy_models(cfg, train, test, recipe, runtime)
+    filters = {False: stacked_kernels(models), True: stacked_kernels(models, aligned=True)}
+    accuracy = train_warm_starts(cfg, models, train, test, recipe, runtime)
+    return dict(accuracy=accuracy, noisy_models=noisy,
+                similarity=similarity_table(filters, cfg.metrics),
+                filters=filters[False], aligned_filters=filters[True])
+
+
+def run_all(cfg: WarmStartSettings, runtime: Runtime, *, train: bool = True) -> list[dict]:
+    """Every iteration's result, in `iteration_settings` order: stored runs are loaded, the
+    missing ones computed (or, with train=False, a MissingRunError names the first)."""
+    return store.run_many(STUDY, iteration_settings(cfg), run, runtime=runtime, train=train)
+
+
+def noise_examples(cfg: WarmStartSettings, images: data.ImageSet, n: int = 6) -> np.ndarray:
+    """(1 + noises, n, H, W): the first `n` images clean, then under each noise (seeded)."""
+    x = images.subset(slice(0, n)).to_float()
+    rows = [x] + [noise.apply(name, x, torch.Generator().manual_seed(derive_seed(cfg.seed, name)))
+                  for name in cfg.noises]
+    return torch.stack([r[:, 0] for r in rows]).numpy()

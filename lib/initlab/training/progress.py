@@ -1,0 +1,30 @@
+"""Progress bars that suit a terminal, JupyterLab and a papermill log alike.
+
+The style is the runtime's `progress` ("auto", "log" or "off"), passed explicitly. Under
+papermill every redraw of a bar becomes text in the notebook and the log, so the runner asks
+for "log": only outer bars show (redrawn at most every 30 s) and inner work (one model's
+training) prints a single summary line when it ends. "off" hides all.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+
+def bar(iterable=None, *, total: int | None = None, desc: str = "", leave: bool = False,
+        nested: bool = False, mode: str = "auto"):
+    """A tqdm bar in the given style; `nested` bars are hidden in "log" style."""
+    if mode == "off" or (mode == "log" and nested):
+        return tqdm(iterable, total=total, desc=desc, disable=True)
+    if mode == "log":
+        return tqdm(iterable, total=total, desc=desc, leave=True, mininterval=30,
+                    maxinterval=60, ascii=True, ncols=100, file=sys.stdout)
+    return tqdm(iterable, total=total, desc=desc, leave=leave, dynamic_ncols=True)
+
+
+def note(text: str, mode: str = "auto") -> None:
+    """One line for the log ("log" style only): what a hidden inner bar would have shown."""
+    if mode == "log":
+        print(text, flush=True)
