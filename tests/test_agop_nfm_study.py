@@ -87,17 +87,3 @@ def test_a_run_needs_one_dataset_and_one_init():
     cfg = profiles.load(STUDY, "smoke")
     with pytest.raises(ValueError, match="one data set and one init"):
         runs.run(cfg, Runtime("cpu"))
-
-
-def test_seeded_dropout_repeats_its_masks_and_restores_the_callers_stream():
-    drop = torch.nn.Dropout(0.5)
-    x = torch.ones(1000)
-    state = torch.get_rng_state()
-    with sources.seeded_dropout(7, torch.device("cpu")):
-        first = drop(x)
-    assert torch.equal(torch.get_rng_state(), state)
-    with sources.seeded_dropout(7, torch.device("cpu")):
-        again = drop(x)
-    with sources.seeded_dropout(8, torch.device("cpu")):
-        other = drop(x)
-    assert torch.equal(first, again) and not torch.equal(first, other)

@@ -233,8 +233,8 @@ def test_a_checkpoint_is_named_by_its_training_recipe():
 
 
 def test_data_loads_fresh_and_the_same_whatever_the_thread_count():
-    """digits computes its mean on load with a thread-dependent float32 reduction; loading on
-    one thread gives every run the same stats (and leaves the thread count as it was)."""
+    """digits computes its normalization stats on load (in float64, so the thread count that
+    a float32 sum would follow does not matter), and a load never changes the count."""
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(4)

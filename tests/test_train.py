@@ -93,9 +93,25 @@ def test_bad_arguments_are_rejected(digits):
         Runtime(threads=-1)
 
 
-def test_threads_given_by_the_user_win_over_the_size_policy(digits):
+def test_the_runtime_sets_one_thread_policy_and_fit_keeps_it(digits):
     train, _ = digits
-    fit(_model(), train, recipe=Recipe(epochs=0), runtime=Runtime("cpu", threads=2))
-    assert torch.get_num_threads() == 2
-    fit(_model(), train, recipe=Recipe(epochs=0), runtime=CPU)  # small model: one thread
-    assert torch.get_num_threads() == 1
+    Runtime("cpu", threads=2).apply()
+    fit(_model(), train, recipe=Recipe(epochs=1), runtime=Runtime("cpu", threads=2))
+    assert torch.get_num_threads() == 2  # fit never changes the process's count
+    CPU.apply()
+    assert torch.get_num_threads() == CPU.cpu_threads == 1
+
+
+def test_fit_seeds_dropout_from_its_seed_and_leaves_the_global_rng_alone(digits):
+    train, _ = digits
+
+    def trained(seed: int, noise_before: int) -> torch.Tensor:
+        torch.manual_seed(noise_before)  # whatever ran before in the process
+        model = build_model("simple_cnn", 10, width=0.25, seed=0)  # has dropout
+        state = torch.get_rng_state()
+        fit(model, train.subset(slice(0, 256)), recipe=Recipe(epochs=1), runtime=CPU, seed=seed)
+        assert torch.equal(torch.get_rng_state(), state)
+        return torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+
+    assert torch.equal(trained(3, noise_before=1), trained(3, noise_before=2))
+    assert not torch.equal(trained(3, noise_before=1), trained(4, noise_before=1))

@@ -54,6 +54,7 @@ def setup(study: str, namespace: dict[str, Any]):
     check_parameters(study, namespace)
     runtime = Runtime(namespace.get("device", "auto"), namespace.get("torch_compile", False),
                       namespace.get("threads", 0), namespace.get("progress", "auto"))
+    runtime.apply()  # one CPU thread policy for everything this kernel computes
     profile = namespace.get("profile", "smoke")
     cfg = profiles.load(study, profile, **namespace.get("overrides", {}))
     plots.use_style()

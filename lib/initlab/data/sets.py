@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from initlab.data.folders import (
@@ -225,9 +226,11 @@ def _digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
 def _load_digits(split: str) -> ImageSet:
     images, labels = _digits_tensors()
     cut = round(0.8 * len(images))
-    train = images[:cut].float().div(255.0)
-    # Stats of the train part, computed on load (cheap): mean ~0.3049, std ~0.3244.
-    mean, std = (train.mean().item(),), (train.std().item(),)
+    # Stats of the train part, computed on load (cheap): mean ~0.3049, std ~0.3244. With
+    # numpy's single-threaded sums: torch's parallel sums round differently with the thread
+    # count, and the stats normalize every batch.
+    train = images[:cut].numpy().astype(np.float64) / 255.0
+    mean, std = (float(train.mean()),), (float(train.std(ddof=1)),)
     part = slice(0, cut) if split == "train" else slice(cut, None)
     return ImageSet(images[part].clone(), labels[part].clone(), _DIGIT_NAMES, mean, std, "digits")
 

@@ -79,6 +79,7 @@ def fit_clusters(slices: torch.Tensor, clusters: int, distance: str, seed: int =
     very large layers); K is capped at the number of slices.
     """
     from sklearn.cluster import KMeans
+    from threadpoolctl import threadpool_limits
 
     slices = slices.detach().cpu().float()
     x = features(slices, distance).numpy()
@@ -87,8 +88,10 @@ def fit_clusters(slices: torch.Tensor, clusters: int, distance: str, seed: int =
         pick = np.random.default_rng(seed).choice(len(x), sample, replace=False)
         fit_on = x[pick]
     k = min(clusters, len(fit_on))
-    with warnings.catch_warnings():  # duplicate slices make "fewer distinct points" warnings
-        warnings.simplefilter("ignore")
+    # One thread, whatever the process uses: k-means' float sums (OpenMP, shared with torch)
+    # round differently with the thread count, and the clustering must not depend on it.
+    with warnings.catch_warnings(), threadpool_limits(1):  # duplicate slices: "fewer
+        warnings.simplefilter("ignore")  # distinct points" warnings
         kmeans = KMeans(n_clusters=k, n_init=1, random_state=seed % 2**32).fit(fit_on)
     labels = torch.as_tensor(kmeans.predict(x), dtype=torch.int64)
     means = torch.as_tensor(kmeans.cluster_centers_, dtype=torch.float32)

@@ -17,6 +17,7 @@ import json
 import shutil
 import sys
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,11 +39,27 @@ from initlab.training import checkpoints, progress
 from initlab.training.loop import TrainingDiverged
 from initlab.training.runtime import Runtime
 
-__all__ = ["DONE", "MODEL", "MissingRunError", "Result", "NoSpaceLeft", "RunsFailed",
+__all__ = ["DONE", "Batch", "MODEL", "MissingRunError", "Result", "NoSpaceLeft", "RunsFailed",
            "gather", "hashed_settings", "is_done", "model_state", "model_tensors", "run",
            "run_dir", "run_many", "run_name"]
 RunFn = Callable[[Any, Runtime], Result]  # (settings, runtime) -> result; picklable
 MODEL = "model/"  # the key prefix of a stored model's state dict in a run's tensors
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Runs of one kind that a study needs: where they are stored, the function that computes
+    one, and their settings. A study lists its batches in the order they depend on each other
+    (source models before the runs that use them); `initlab plan` and the executors read it."""
+
+    study: str
+    fn: RunFn
+    settings: tuple
+
+    def run(self, runtime: Runtime | None = None, train: bool = True,
+            executor: Executor | None = None) -> list[Result]:
+        return run_many(self.study, list(self.settings), self.fn, runtime=runtime, train=train,
+                        executor=executor)
 
 
 class MissingRunError(LookupError):
@@ -122,9 +139,11 @@ def run(
               file=sys.stderr, flush=True)
     clean_stale(folder.parent)
     partial = folder.with_name(f"{folder.name}.partial")  # per-epoch checkpoints of this run
+    runtime = runtime or Runtime()
+    runtime.apply()  # the process's thread policy, whatever ran before in this process
     with checkpoints.scratch(partial):
-        result = fn(settings, runtime or Runtime())
-    write(folder, settings, result)
+        result = fn(settings, runtime)
+    write(folder, settings, result, runtime)
     shutil.rmtree(partial, ignore_errors=True)
     return read(folder)
 

@@ -28,6 +28,7 @@ Result = dict[str, Any]  # table name -> DataFrame, or tensor name -> Tensor
 DONE = "DONE"
 MANIFEST = "manifest.json"
 SETTINGS = "settings.json"
+RUNTIME = "runtime.json"
 TENSORS = "tensors.pt"
 ASIDE = ".set-aside"  # damaged or outdated entries are moved here, never deleted
 
@@ -52,13 +53,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write(folder: Path, settings, result: Result) -> None:
-    """Write `result` atomically: into a sibling temp folder, then rename into place."""
+def write(folder: Path, settings, result: Result, runtime=None) -> None:
+    """Write `result` atomically: into a sibling temp folder, then rename into place.
+
+    `runtime.json` records how it ran (device, CPU threads, torch), which can move CPU float
+    results in their last digits; it is kept for the record, not compared on load."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_files(tmp, settings, result)
+        _write_files(tmp, settings, result, runtime)
     except (OSError, RuntimeError) as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if is_disk_full(error):
@@ -69,7 +73,7 @@ def write(folder: Path, settings, result: Result) -> None:
     os.replace(tmp, folder)
 
 
-def _write_files(tmp: Path, settings, result: Result) -> None:
+def _write_files(tmp: Path, settings, result: Result, runtime) -> None:
     tmp.mkdir()
     tensors = {}
     for key, value in result.items():
@@ -82,6 +86,10 @@ def _write_files(tmp: Path, settings, result: Result) -> None:
     if tensors:
         torch.save(tensors, tmp / TENSORS)
     (tmp / SETTINGS).write_text(json.dumps(stored_settings(settings), indent=1))
+    ran = dict(device=str(runtime.torch_device) if runtime else "", torch=torch.__version__,
+               cpu_threads=torch.get_num_threads(), runtime=dataclasses.asdict(runtime)
+               if runtime else {})
+    (tmp / RUNTIME).write_text(json.dumps(ran, indent=1))
     files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
              for p in sorted(tmp.iterdir())}
     (tmp / MANIFEST).write_text(json.dumps(files, indent=1))

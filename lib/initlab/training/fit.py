@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from initlab.data import ImageSet
+from initlab.seeds import derive_seed
 from initlab.training.loop import Augment, DeviceBatches, History, Loop, run_epochs
 from initlab.training.recipe import Recipe, autocast
 from initlab.training.runtime import Runtime, prepare
@@ -40,7 +41,8 @@ def fit(
     loop = Loop(labels=[name], vals=[DeviceBatches(val, device) if val is not None else None],
                 optimizer=opt, generators=[generator], train_epoch=train_epoch,
                 models=lambda: [model], weights=model.state_dict,
-                load_weights=model.load_state_dict, steps=-(-len(batches) // recipe.batch_size))
+                load_weights=model.load_state_dict, steps=-(-len(batches) // recipe.batch_size),
+                seed=derive_seed(seed, "global"))
     return run_epochs(loop, recipe, runtime, name, snapshot_epochs)[0]
 
 

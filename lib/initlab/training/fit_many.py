@@ -29,6 +29,7 @@ from torch.func import functional_call, stack_module_state
 from torch.nn import functional as F
 
 from initlab.data import ImageSet
+from initlab.seeds import derive_seed
 from initlab.training import progress
 from initlab.training.fit import fit
 from initlab.training.loop import Augment, DeviceBatches, History, Loop, run_epochs
@@ -86,7 +87,8 @@ def fit_many(
                 optimizer=opt, generators=generators, train_epoch=train_epoch,
                 models=current_models, weights=lambda: params,
                 load_weights=lambda saved: _load(params, saved),
-                steps=-(-len(batches[0]) // recipe.batch_size))
+                steps=-(-len(batches[0]) // recipe.batch_size),
+                seed=derive_seed(*seeds, "global"))
     histories = run_epochs(loop, recipe, runtime, name, snapshot_epochs)
     _write_back(models, params)  # also when every epoch came from a checkpoint
     return histories

@@ -112,18 +112,32 @@ class Loop:
     weights: Callable[[], Any]
     load_weights: Callable[[Any], None]
     steps: int  # optimizer steps per epoch
+    seed: int  # of torch's global generator during training (dropout)
 
 
 def run_epochs(loop: Loop, recipe: Recipe, runtime: Runtime, name: str,
                snapshot_epochs: tuple[int, ...] = ()) -> list[History]:
-    """Train `recipe.epochs` epochs, resuming from this run's checkpoint slot if it has one."""
+    """Train `recipe.epochs` epochs, resuming from this run's checkpoint slot if it has one.
+
+    Draws from torch's global generator (dropout) come from `loop.seed` inside a forked RNG
+    state: a training call neither depends on nor changes what ran before it in the process.
+    """
+    device = runtime.torch_device
+    forked = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=forked):
+        torch.manual_seed(loop.seed)
+        return _train(loop, recipe, runtime, name, snapshot_epochs)
+
+
+def _train(loop: Loop, recipe: Recipe, runtime: Runtime, name: str,
+           snapshot_epochs: tuple[int, ...]) -> list[History]:
     histories = [History() for _ in loop.labels]
     slot = checkpoints.slot(name)
     first = _resume(checkpoints.load(slot), loop, histories)
     if 0 in snapshot_epochs and first == 1:
         for history, model in zip(histories, loop.models()):
             history.snapshots[0] = snapshot(model)
-    start, device = time.perf_counter(), runtime.torch_device
+    start = time.perf_counter()
     with progress.bar(total=recipe.epochs * loop.steps, desc=name, nested=True,
                       mode=runtime.progress) as pbar:
         pbar.update((first - 1) * loop.steps)
@@ -143,7 +157,8 @@ def run_epochs(loop: Loop, recipe: Recipe, runtime: Runtime, name: str,
             checkpoints.save(slot, _state(epoch, loop, histories))
     if recipe.epochs >= first:
         progress.note(f"  {name}: {len(histories)} model(s) x {recipe.epochs} epochs in "
-                      f"{time.perf_counter() - start:.1f} s on {device.type}", runtime.progress)
+                      f"{time.perf_counter() - start:.1f} s on {runtime.torch_device.type}",
+                      runtime.progress)
     return histories
 
 
@@ -151,7 +166,8 @@ def _state(epoch: int, loop: Loop, histories: list[History]) -> dict:
     """Everything an unbroken run would carry into the next epoch."""
     return dict(epoch=epoch, weights=loop.weights(), optimizer=loop.optimizer.state_dict(),
                 generators=[g.get_state() for g in loop.generators],
-                torch_rng=torch.get_rng_state(), rows=[h.rows for h in histories],
+                torch_rng=torch.get_rng_state(), cuda_rng=_cuda_rng(),
+                rows=[h.rows for h in histories],
                 snapshots=[h.snapshots for h in histories])
 
 
@@ -164,7 +180,14 @@ def _resume(state: dict | None, loop: Loop, histories: list[History]) -> int:
     for generator, saved in zip(loop.generators, state["generators"]):
         generator.set_state(saved)
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda_rng"])
     for history, rows, snapshots in zip(histories, state["rows"], state["snapshots"]):
         history.rows[:] = rows
         history.snapshots.update(snapshots)
     return state["epoch"] + 1
+
+
+def _cuda_rng() -> torch.Tensor | None:
+    """The current CUDA generator's state (dropout on the GPU draws from it), if any."""
+    return torch.cuda.get_rng_state() if torch.cuda.is_available() else None

@@ -14,8 +14,6 @@ from torch import nn
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PROGRESS = ("auto", "log", "off")
-SMALL_MODEL = 2_000_000  # parameters; below this, one CPU thread trains fastest (measured)
-_DEFAULT_THREADS = torch.get_num_threads()
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,7 @@ class Runtime:
 
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps
     compile: bool = False  # torch.compile the model: worth it for long GPU runs only
-    threads: int = 0  # CPU threads for training; 0 = by model size (see `threads_for`)
+    threads: int = 0  # CPU threads of the process; 0 = one (see `cpu_threads`)
     progress: str = "auto"  # auto: tqdm bars | log: outer bars and one line per fit | off
 
     def __post_init__(self) -> None:
@@ -39,6 +37,21 @@ class Runtime:
     @property
     def torch_device(self) -> torch.device:
         return pick_device(self.device)
+
+    @property
+    def cpu_threads(self) -> int:
+        """The user's `threads`, else one. One policy for the whole process, set before any
+        work (`apply`), because CPU float sums round differently with the thread count: a
+        count chosen per model made a run's numbers depend on what ran before it. One thread
+        is also the fastest for these studies' small models (measured 5-10x faster than two
+        on a 2-core machine under load); give more for large models on many cores."""
+        return self.threads or 1
+
+    def apply(self) -> None:
+        """Set the process's CPU thread count (idempotent); `store.run` and `notebook.setup`
+        call it before any work, so every run computes under the same policy."""
+        if torch.get_num_threads() != self.cpu_threads:
+            torch.set_num_threads(self.cpu_threads)
 
 
 def pick_device(name: str | torch.device = "auto") -> torch.device:
@@ -62,35 +75,16 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
     return torch.device(name)
 
 
-def threads_for(model: nn.Module, runtime: Runtime) -> int:
-    """CPU threads for training `model`: the user's `runtime.threads` if given, else one for
-    models under SMALL_MODEL parameters and torch's default for larger ones.
-
-    The studies' models are small: their kernels are too short to split across threads, and
-    with two threads a single busy neighbour process (a notebook kernel, another run) stalls
-    every parallel region. Measured on this project's 2-core machines: tiny_cnn and a
-    quarter-width ResNet-18 trained 5-10x faster on 1 thread than on 2 under load.
-    """
-    if runtime.threads:
-        return runtime.threads
-    size = sum(p.numel() for p in model.parameters())
-    return 1 if size < SMALL_MODEL else _DEFAULT_THREADS
-
-
 def prepare(model: nn.Module, runtime: Runtime) -> nn.Module:
     """Move `model` to the runtime's device under the package's device policy; return what to
     call for a forward pass.
 
     CUDA: channels_last weights (with NHWC batches and bf16 autocast, the fast path for
-    convolutions on tensor cores); `runtime.compile` wraps the model in torch.compile. CPU: the
-    thread count of `threads_for`.
+    convolutions on tensor cores); `runtime.compile` wraps the model in torch.compile. The CPU
+    thread count is the process's (`Runtime.apply`), never changed here.
     """
     device = runtime.torch_device
     model.to(device)
-    if device.type == "cpu":
-        threads = threads_for(model, runtime)
-        if threads != torch.get_num_threads():
-            torch.set_num_threads(threads)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     return torch.compile(model) if runtime.compile else model

@@ -30,7 +30,6 @@ from initlab.studies.agop_nfm_init.sources import (
     new_model,
     prepare,
     run_source,
-    seeded_dropout,
     source_runs,
     source_settings,
 )
@@ -80,9 +79,8 @@ def run(cfg: AgopNfmSettings, runtime: Runtime) -> dict[str, pd.DataFrame]:
     model = initialized_model(cfg, train, runtime).to(runtime.torch_device)
     loss0, acc0 = evaluate(model, val, runtime, recipe.precision)
     try:  # one dropout stream per seed, shared by the inits like the split and batch order
-        with seeded_dropout(derive_seed(cfg.seed, "dropout"), runtime.torch_device):
-            history = fit(model, train, val, recipe=recipe, runtime=runtime,
-                          seed=derive_seed(cfg.seed, "batches"), name=f"{dataset} {method}")
+        history = fit(model, train, val, recipe=recipe, runtime=runtime,
+                      seed=derive_seed(cfg.seed, "batches"), name=f"{dataset} {method}")
         curves, diverged = history.frame, ""
     except TrainingDiverged as error:
         curves, diverged = _nan_curves(cfg.epochs), str(error)
@@ -107,16 +105,20 @@ def run_settings(cfg: AgopNfmSettings) -> list[AgopNfmSettings]:
             for d in cfg.datasets for i in cfg.inits for r in range(cfg.runs)]
 
 
+def batches(cfg: AgopNfmSettings) -> list[store.Batch]:
+    """Every run the study needs: one source per target data set, then the training runs."""
+    return [store.Batch(SOURCE_STUDY, run_source, tuple(source_runs(cfg))),
+            store.Batch(STUDY, run, tuple(run_settings(cfg)))]
+
+
 def run_all(cfg: AgopNfmSettings, runtime: Runtime, *,
             train: bool = True) -> dict[str, pd.DataFrame]:
     """Every source run, then every training run (stored runs are loaded, missing ones trained
     unless `train` is False), gathered into tidy frames with each run's settings as columns:
     `ansatz`, `curves`, `status`, and `source_curves` when the source was trained here."""
-    sources = source_runs(cfg)
-    source_results = store.run_many(SOURCE_STUDY, sources, run_source, runtime=runtime,
-                                    train=train)
-    runs = run_settings(cfg)
-    results = store.run_many(STUDY, runs, run, runtime=runtime, train=train)
+    source_batch, run_batch = batches(cfg)
+    sources, source_results = source_batch.settings, source_batch.run(runtime, train)
+    runs, results = run_batch.settings, run_batch.run(runtime, train)
     frames = dict(ansatz=store.gather(sources, source_results, "ansatz"),
                   curves=store.gather(runs, results, "curves"),
                   status=store.gather(runs, results, "status"))

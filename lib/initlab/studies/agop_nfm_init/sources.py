@@ -9,9 +9,7 @@ data set (docs/03_agop_nfm_init.md). The target runs (`runs.py`) read these matr
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -46,19 +44,6 @@ class Resized(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
         return self.net(x)
-
-
-@contextlib.contextmanager
-def seeded_dropout(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed the global RNG (forked: the caller's stream is restored after) for one training.
-
-    VGG's dropout draws from the global RNG, which torch seeds at random in every process and
-    `fit` does not seed; without this, two runs of the same settings differ (even the seed-fixed
-    split, batch order and init do not make them repeatable)."""
-    devices = [] if device.type == "cpu" else None  # None: every device of the accelerator
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def channels_for(cfg: AgopNfmSettings, dataset: str) -> int:
@@ -144,9 +129,8 @@ def _trained_source(src: SourceSettings, runtime: Runtime) -> tuple[nn.Module, p
     model = new_model(src, train.num_classes, src.channels, derive_seed(src.seed, "source"))
     vgg_style(model, "kaiming_normal", seed=derive_seed(src.seed, "source-init"),
               linear_std=src.linear_std)
-    with seeded_dropout(derive_seed(src.seed, "source-dropout"), runtime.torch_device):
-        history = fit(model, train, val, recipe=src.recipe, runtime=runtime,
-                      seed=derive_seed(src.seed, "source"), name=f"source on {src.pretrained}")
+    history = fit(model, train, val, recipe=src.recipe, runtime=runtime,
+                  seed=derive_seed(src.seed, "source"), name=f"source on {src.pretrained}")
     return model, history.frame
 
 

@@ -69,10 +69,8 @@ def run_baseline(run: BaselineRun, runtime: Runtime) -> dict:
                         seed=derive_seed(run.seed, run.model, "init"),
                         image_size=train.image_size[0])
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):  # dropout draws from torch's global generator
-        torch.manual_seed(derive_seed(run.seed, run.model, "dropout"))
-        history = fit(model, train, test, recipe=run.recipe(), runtime=runtime,
-                      seed=derive_seed(run.seed, run.model, "batches"), name=run.model)
+    history = fit(model, train, test, recipe=run.recipe(), runtime=runtime,
+                  seed=derive_seed(run.seed, run.model, "batches"), name=run.model)
     seconds = time.perf_counter() - start  # of this process: less when fit resumed a checkpoint
     logits = features.extract(model, test, "output", device)
     matrix = features.confusion(test.labels, logits.argmax(1), test.num_classes)
@@ -203,18 +201,21 @@ class StudyRuns:
 def run_all(cfg: BaselinesTransferSettings, runtime: Runtime, *, train: bool = True) -> StudyRuns:
     """Every run of the study, loaded from the store or (with `train`) computed: the
     baselines, then the fallback backbone (if any), then the transfer runs."""
-    baselines = baseline_runs(cfg)
-    baseline_results = store.run_many(STUDY, baselines, run_baseline, runtime=runtime,
-                                      train=train)
+    baselines, *source, transfers = batches(cfg)
+    baseline_results = baselines.run(runtime, train)
+    source_result = source[0].run(runtime, train)[0] if source else None
+    return StudyRuns(list(baselines.settings), baseline_results, source_run(cfg), source_result,
+                     list(transfers.settings), transfers.run(runtime, train))
+
+
+def batches(cfg: BaselinesTransferSettings) -> list[store.Batch]:
+    """Every run the study needs, in dependency order: the baselines, the fallback backbone
+    (when no ImageNet weights are used), then the transfer runs (one per seed)."""
     source = source_run(cfg)
-    source_result = None if source is None else store.run(STUDY, source, run_source,
-                                                           runtime=runtime, train=train)
-    transfers = transfer_runs(cfg)
-    transfer_results = store.run_many(
-        STUDY, transfers, functools.partial(run_transfer, source_settings=source),
-        runtime=runtime, train=train)
-    return StudyRuns(baselines, baseline_results, source, source_result, transfers,
-                     transfer_results)
+    return [store.Batch(STUDY, run_baseline, tuple(baseline_runs(cfg))),
+            *([store.Batch(STUDY, run_source, (source,))] if source else []),
+            store.Batch(STUDY, functools.partial(run_transfer, source_settings=source),
+                        tuple(transfer_runs(cfg)))]
 
 
 # --------------------------------------------------------------------------- in words

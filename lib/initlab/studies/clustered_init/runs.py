@@ -216,17 +216,24 @@ def run_all(cfg: ClusteredInitSettings, runtime: Runtime, train: bool = True) ->
     that count (one thread for these small models). Sources first means every k-means runs
     after a fit, as it did when the stored numbers were made.
     """
-    sources = design.source_runs(cfg)
-    source_results = store.run_many(STUDY, sources, run_source, runtime=runtime, train=train)
-    targets = design.target_runs(cfg, design.conditions(cfg))
-    target_results = store.run_many(STUDY, targets, run_target, runtime=runtime, train=train)
-    done = StudyRuns(sources, source_results, targets, target_results)
-    run_tiny, done.tiny_skipped = design.tiny_imagenet_status(cfg)
-    if run_tiny:
-        done.tiny = design.tiny_runs(cfg)
-        done.tiny_results = store.run_many(STUDY, done.tiny, run_target, runtime=runtime,
-                                           train=train)
+    sources, targets, *tiny = batches(cfg)
+    done = StudyRuns(list(sources.settings), sources.run(runtime, train),
+                     list(targets.settings), targets.run(runtime, train))
+    done.tiny_skipped = design.tiny_imagenet_status(cfg)[1]
+    if tiny:
+        done.tiny, done.tiny_results = list(tiny[0].settings), tiny[0].run(runtime, train)
     return done
+
+
+def batches(cfg: ClusteredInitSettings) -> list[store.Batch]:
+    """Every run the study needs, in dependency order: the source models, experiments 1-8,
+    then (when Tiny ImageNet is there or required) experiments 9-11."""
+    found = [store.Batch(STUDY, run_source, tuple(design.source_runs(cfg))),
+             store.Batch(STUDY, run_target,
+                         tuple(design.target_runs(cfg, design.conditions(cfg))))]
+    if design.tiny_imagenet_status(cfg)[0]:
+        found.append(store.Batch(STUDY, run_target, tuple(design.tiny_runs(cfg))))
+    return found
 
 
 def first_layer_filters(cfg: ClusteredInitSettings, conds: list[design.Condition],

@@ -82,8 +82,14 @@ def run_all(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None,
             train: bool = True) -> tuple[list[ParameterDynamicsSettings], list[dict]]:
     """Every cell of the grid and its result, in the same order: stored ones are loaded,
     missing ones trained (or, with `train=False`, a `store.MissingRunError`)."""
-    runs = cells(cfg)
-    return runs, store.run_many(STUDY, runs, run, runtime=runtime, train=train)
+    (grid,) = batches(cfg)
+    return list(grid.settings), grid.run(runtime, train)
+
+
+def batches(cfg: ParameterDynamicsSettings) -> list[store.Batch]:
+    """Every run the study needs: one per grid cell and seed (a pretrained cell trains the
+    checkpoint it loads, a store run of its own, inside its run)."""
+    return [store.Batch(STUDY, run, tuple(cells(cfg)))]
 
 
 # ----------------------------------------------------------------------------------- a run

@@ -9,8 +9,6 @@ loaded by every other.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -42,28 +40,7 @@ def rgb32(name: str, split: str) -> data.ImageSet:
     tensors anyone can change in place. Loading costs milliseconds for the embedded digits
     and about a second for CIFAR-10, next to minutes of training per run.
     """
-    with _one_thread():
-        loaded = data.load(name, split)
-    return loaded.padded(32).as_rgb()
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run the block on one torch thread, then restore the count (training threads are the
-    runtime's business; this is about what the data is).
-
-    `digits` computes its normalization mean on load, a float32 reduction over 1.1M values
-    whose last bit follows torch's thread count. Unpinned, the first run of a process would
-    load under torch's default count and every later one under the single thread `fit` leaves
-    set for small models: two different means in one grid. One thread is what every run
-    stored so far loaded under.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return data.load(name, split).padded(32).as_rgb()
 
 
 def load_data(name: str, train_size: int = 0, seed: int = 0,

@@ -138,10 +138,16 @@ def run(cfg: WarmStartSettings, runtime: Runtime) -> dict:
                 filters=filters[False], aligned_filters=filters[True])
 
 
+def batches(cfg: WarmStartSettings) -> list[store.Batch]:
+    """Every run the study needs: one per iteration."""
+    return [store.Batch(STUDY, run, tuple(iteration_settings(cfg)))]
+
+
 def run_all(cfg: WarmStartSettings, runtime: Runtime, *, train: bool = True) -> list[dict]:
     """Every iteration's result, in `iteration_settings` order: stored runs are loaded, the
     missing ones computed (or, with train=False, a MissingRunError names the first)."""
-    return store.run_many(STUDY, iteration_settings(cfg), run, runtime=runtime, train=train)
+    (iterations,) = batches(cfg)
+    return iterations.run(runtime, train)
 
 
 def noise_examples(cfg: WarmStartSettings, images: data.ImageSet, n: int = 6) -> np.ndarray:
