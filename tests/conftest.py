@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from slurm import slurm_cluster  # noqa: F401  (the real one-node SLURM cluster fixture)
+
 
 @pytest.fixture(scope="session")
 def shared_outputs(tmp_path_factory) -> dict[str, str]:

@@ -30,3 +30,10 @@ def test_data_check_reports_presence(capsys, monkeypatch, tmp_path):
     out = capsys.readouterr().out
     assert "digits" in out and "present" in out
     assert "mnist" in out and "MISSING" in out and str(tmp_path) in out
+
+
+def test_values_on_the_command_line_keep_their_meaning():
+    assert cli._parse_value("3") == 3 and cli._parse_value("0.5") == 0.5
+    assert cli._parse_value("off") == "off" and cli._parse_value("yes") == "yes"
+    assert cli._parse_value("true") is True and cli._parse_value("False") is False
+    assert cli._parse_value("blur,gaussian") == "blur,gaussian"

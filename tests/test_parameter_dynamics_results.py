@@ -36,7 +36,7 @@ def cfg():
 def _result(init: str, features: torch.Tensor, pretrained_from: str) -> dict:
     info = pd.DataFrame([dict(arch="lenet5", dataset="digits", init=init, optimizer="sgd",
                               pretrained_from=pretrained_from, parameters=4, test_accuracy=0.25,
-                              seconds=1.5)])
+)])
     return dict(info=info, layout=LAYOUT, snapshots=SNAPSHOTS.clone(),
                 snapshot_epochs=torch.tensor([0, 1, 2]), features=features.half())
 

@@ -15,6 +15,10 @@ def test_overrides_are_coerced_from_cli_strings():
     cfg = profiles.load("01_warm_start", "quick", iterations="2", lr="0.01",
                         noises="blur,gaussian", dataset="fashion_mnist")
     assert cfg.iterations == 2 and cfg.lr == 0.01 and cfg.noises == ("blur", "gaussian")
+    one = profiles.load("02_clustered_init", "smoke", gabor_layers=1, sweep_clusters="2,3")
+    assert one.gabor_layers == (1,) and one.sweep_clusters == (2, 3)  # `-p gabor_layers 1`
+    with pytest.raises(TypeError, match="wants a list"):
+        profiles.load("02_clustered_init", "smoke", gabor_layers={"a": 1})
 
 
 def test_bad_overrides_name_the_valid_choices():

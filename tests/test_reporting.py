@@ -13,6 +13,8 @@ import pytest
 from scipy import stats
 
 from initlab import paths, plots, report, runner, tables
+from initlab.tempfiles import HOST
+from initlab.training.cluster import Cluster
 from initlab.training.runtime import Runtime
 
 matplotlib.use("Agg")
@@ -140,12 +142,17 @@ def test_runner_checks_the_request_and_passes_the_runtime_as_parameters(monkeypa
         runner.check_request(["01_warm_start"], "smoke", {"epoch": 2})
     seen = {}
     _fake_papermill(monkeypatch, seen)
+    cluster = Cluster("slurm", jobs=4, partition="gpu", time="2:00:00")
     outcome = runner.execute("01_warm_start", "smoke", {}, Runtime("cpu", threads=2,
-                                                                   progress="log"))
+                                                                   progress="log",
+                                                                   cluster=cluster))
     assert outcome.error is None
-    assert seen.pop("output_dir").endswith(f"01_warm_start.tmp-{os.getpid()}")
+    assert seen.pop("output_dir").endswith(f"01_warm_start.tmp-{os.getpid()}@{HOST}")
     assert seen == dict(profile="smoke", device="cpu", torch_compile=False, threads=2,
-                        progress="log", train=True, overrides={})
+                        progress="log", train=True, overrides={},
+                        cluster={"executor": "slurm", "jobs": 4, "partition": "gpu",
+                                 "time": "2:00:00"})
+    assert Cluster.from_dict(seen["cluster"]) == cluster  # what the notebook rebuilds
     assert outcome.notebook == paths.figures_dir("smoke", "01_warm_start") / "01_warm_start.ipynb"
     record = json.loads((outcome.notebook.parent / "run.json").read_text())
     assert record["status"] == "ok" and record["threads"] == 2

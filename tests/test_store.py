@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from initlab import store
+from initlab.tempfiles import HOST
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,15 @@ def test_a_model_is_stored_and_loaded_back_one_way(tmp_path):
         store.model_state({"curve": result["curve"]})
 
 
+def _reseal(folder):
+    """Make the manifest match an edited settings.json (as if it had been stored that way)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["settings.json"] = {"size": (folder / "settings.json").stat().st_size,
+                                 "sha256": hashlib.sha256((folder / "settings.json").read_bytes())
+                                 .hexdigest()}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 def _stored(tmp_path, settings=None):
     settings = settings or Toy(width=5)
     store.run("toy", settings, compute, root=tmp_path)
@@ -155,11 +165,7 @@ def test_a_stored_run_never_stands_in_for_other_settings(tmp_path, capsys):
     record = json.loads((folder / "settings.json").read_text())
     record["settings"]["lr"] = 0.2  # as if the default had been 0.2 when it was stored
     (folder / "settings.json").write_text(json.dumps(record))
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["settings.json"] = {"size": (folder / "settings.json").stat().st_size,
-                                 "sha256": hashlib.sha256((folder / "settings.json").read_bytes())
-                                 .hexdigest()}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    _reseal(folder)
     assert not store.is_done("toy", settings, tmp_path)
     calls.clear()
     store.run("toy", settings, compute, root=tmp_path)
@@ -171,12 +177,15 @@ def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
     folder, _ = _stored(tmp_path)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    stale = folder.with_name(f"abc.tmp-{dead}")
-    live = folder.with_name(f"def.tmp-{os.getppid()}")
-    stale.mkdir()
-    live.mkdir()
+    stale = folder.with_name(f"abc.tmp-{dead}@{HOST}")
+    live = folder.with_name(f"def.tmp-{os.getppid()}@{HOST}")
+    old_style = folder.with_name(f"ghi.tmp-{dead}")
+    elsewhere = folder.with_name(f"jkl.tmp-{dead}@another-node")  # its writer may be alive there
+    for path in (stale, live, old_style, elsewhere):
+        path.mkdir()
     store.run("toy", Toy(width=6), compute, root=tmp_path)
-    assert not stale.exists() and live.exists()
+    assert not stale.exists() and not old_style.exists()
+    assert live.exists() and elsewhere.exists()
 
 
 def test_a_full_disk_says_so_and_leaves_no_temp_folder(tmp_path, monkeypatch):
@@ -187,3 +196,15 @@ def test_a_full_disk_says_so_and_leaves_no_temp_folder(tmp_path, monkeypatch):
     with pytest.raises(store.NoSpaceLeft, match=f"no space left on {tmp_path / 'toy'}"):
         store.run("toy", Toy(width=7), compute, root=tmp_path)
     assert [p.name for p in (tmp_path / "toy").iterdir()] == []
+
+
+def test_a_run_of_an_older_protocol_is_redone(tmp_path, capsys):
+    folder, settings = _stored(tmp_path)
+    record = json.loads((folder / "settings.json").read_text())
+    assert record["protocol"] == 1  # Toy does not say: version 1
+    record["protocol"] = 0
+    (folder / "settings.json").write_text(json.dumps(record))
+    _reseal(folder)
+    calls.clear()
+    store.run("toy", settings, compute, root=tmp_path)
+    assert len(calls) == 1 and "protocol Toy v0, not Toy v1" in capsys.readouterr().err

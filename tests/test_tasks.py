@@ -89,7 +89,8 @@ def test_source_models_are_fresh_copies_of_the_stored_weights():
     with pytest.raises(store.MissingRunError):
         runs.source_model(spec, train=False)
     first = runs.source_model(spec, Runtime(device="cpu", progress="off"))
-    stored = store.run(STUDY, spec, runs.run_source, train=False)["state/conv1.weight"]
+    stored = store.model_state(store.run(STUDY, spec, runs.run_source, train=False))[
+        "conv1.weight"]
     assert torch.equal(first.conv1.weight, stored)
     with torch.no_grad():
         first.conv1.weight.add_(1.0)  # a caller changing its model ...

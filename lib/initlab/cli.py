@@ -1,23 +1,31 @@
-"""`initlab`: run, re-render and list the studies; check and fetch data sets."""
+"""`initlab`: run, re-render, plan and list the studies; check and fetch data sets."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import yaml
 
-from initlab import paths, profiles, report, runner
+from initlab import console, paths, plan, profiles, report, runner, store
+from initlab.training.cluster import Cluster, parse_pairs
 from initlab.training.runtime import DEVICES, Runtime
 
 
 def _parse_value(text: str):
-    """`-p iterations 3` -> 3, `-p noises blur,gaussian` -> 'blur,gaussian' (split later)."""
+    """`-p iterations 3` -> 3, `-p noises blur,gaussian` -> 'blur,gaussian' (split later).
+
+    Only `true`/`false` mean booleans: YAML 1.1 would also read on/off/yes/no as booleans,
+    which turned `-p tiny_imagenet off` into False."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, bool) and text.strip().lower() not in ("true", "false"):
+        return text
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="torch.compile the models (long GPU runs; slower for short ones)")
         p.add_argument("--threads", type=int, default=0,
                        help="CPU threads for training (default 0: one for small models)")
+        p.add_argument("--verbose", action="store_true",
+                       help="show the notebook's whole log (always in <study>.log beside it)")
+        if name == "run":
+            _executor_arguments(p)
+    plan = sub.add_parser("plan", help="runs stored and missing, the work and time they need")
+    plan.add_argument("studies", nargs="*", help="study names (default: all)")
+    plan.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+    plan.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                      metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
+    plan.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
+    plan.add_argument("--threads", type=int, default=0, help="CPU threads, as for `run`")
     sub.add_parser("list", help="studies, profiles and their settings")
     rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
     rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
@@ -44,9 +63,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _executor_arguments(p: argparse.ArgumentParser) -> None:
+    """Where `initlab run` computes the missing runs (see `training.cluster.Cluster`)."""
+    group = p.add_argument_group("executor", "send the missing runs out as jobs (default: "
+                                 "compute them here, one after another)")
+    group.add_argument("--executor", choices=("local", "slurm"), default="",
+                       help="local: processes on this machine (one GPU each where there are "
+                       "several); slurm: one SLURM job array per batch of runs")
+    group.add_argument("--jobs", type=int, default=0,
+                       help="at most this many jobs at once (default: local one per GPU or "
+                       "CPU core; slurm as many as the scheduler starts)")
+    group.add_argument("--gpus", type=int, default=0, help="GPUs per job")
+    for name, text in (("partition", "SLURM partition"), ("memory", "memory per job, e.g. 16G"),
+                       ("time", "time limit per job, e.g. 4:00:00 (default: the partition's)"),
+                       ("account", "SLURM account"), ("qos", "SLURM quality of service")):
+        group.add_argument(f"--{name}", default="", help=text)
+    group.add_argument("--cpus", type=int, default=0, help="CPUs per SLURM job")
+    group.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                       help="another sbatch option, e.g. --slurm constraint=a100 (repeatable)")
+
+
+def _cluster(args) -> Cluster:
+    """The executor settings of `initlab run` (none for `render`, which never trains)."""
+    if not hasattr(args, "executor"):
+        return Cluster()
+    return Cluster(args.executor, args.jobs, args.partition, args.gpus, args.cpus, args.memory,
+                   args.time, args.account, args.qos, parse_pairs(args.slurm))
+
+
 def cmd_run(args, train: bool) -> int:
     overrides = {key: _parse_value(value) for key, value in args.param}
-    runtime = Runtime(args.device, args.compile, args.threads, progress="log")  # checks them
+    runtime = Runtime(args.device, args.compile, args.threads, progress="log",
+                      cluster=_cluster(args))  # checks them
+    store.jobs.check_available(runtime.cluster)
     chosen = runner.check_request(args.studies, args.profile, overrides)
     failed, study, stored = [], chosen[0], _stored_runs(chosen[0])
     try:
@@ -65,20 +114,47 @@ def cmd_run(args, train: bool) -> int:
 
 def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -> bool:
     start = time.perf_counter()
-    print(f"== {study} ({args.profile}{', render only' if not train else ''})", flush=True)
-    outcome = runner.execute(study, args.profile, overrides, runtime, train)
+    title = f"{study} ({args.profile}{', render only' if not train else ''})"
+    with console.StudyLine(title, runner.cell_count(study),
+                           _run_folders(study, args.profile, overrides)) as line:
+        outcome = runner.execute(study, args.profile, overrides, runtime, train,
+                                 verbose=args.verbose, on_cell=line.on_cell)
     took = time.perf_counter() - start
     if outcome.error:
-        print(f"!! {study} failed after {took:.0f} s in {outcome.error}\n"
-              f"   partial notebook: {outcome.notebook}", file=sys.stderr)
+        shown = [] if args.verbose else console.tail(outcome.log)
+        print(f"!! {study} failed after {took:.0f} s in {outcome.error}", file=sys.stderr)
+        print("".join(f"   | {text}\n" for text in shown), end="", file=sys.stderr)
+        print(f"   partial notebook: {outcome.notebook}\n   log: {outcome.log}",
+              file=sys.stderr)
         return False
     print(f"ok {study} in {took:.0f} s -> {outcome.notebook.parent}", flush=True)
     return True
 
 
+def _run_folders(study: str, profile: str, overrides: dict) -> list[Path] | None:
+    """The store folders of the study's runs, for the progress line (None if they cannot be
+    listed here: the notebook will say why)."""
+    try:
+        return plan.run_folders(study, profiles.load(study, profile, **overrides))
+    except Exception:  # noqa: BLE001 - only the progress line's run count is lost
+        return None
+
+
 def _stored_runs(study: str) -> int:
     """Finished runs of `study` (and of its helper stores, e.g. its source models)."""
     return sum(1 for _ in paths.store_dir().glob(f"{study}*/*/DONE"))
+
+
+def cmd_plan(args) -> int:
+    overrides = {key: _parse_value(value) for key, value in args.param}
+    runtime = Runtime(args.device, threads=args.threads)
+    chosen = runner.check_request(args.studies, args.profile, overrides)
+    configs = {s: profiles.load(s, args.profile, **overrides) for s in chosen}
+    print(f"plan: profile {paths.output_name(args.profile, overrides)}, store "
+          f"{paths.store_dir()}", flush=True)
+    for line in plan.report(chosen, configs, runtime):
+        print(line)
+    return 0
 
 
 def cmd_list() -> int:
@@ -113,13 +189,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("run", "render"):
             return cmd_run(args, train=args.command == "run")
+        if args.command == "plan":
+            return cmd_plan(args)
         if args.command == "list":
             return cmd_list()
         if args.command == "report":
             print(report.write(args.profile))
             return 0
         return cmd_data(args)
-    except (ValueError, TypeError, LookupError, OSError, DataUnavailableError) as error:
+    except (ValueError, TypeError, LookupError, OSError, DataUnavailableError,
+            store.ExecutorUnavailable) as error:
         print(f"initlab: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from initlab import paths, plots, profiles
+from initlab.training.cluster import Cluster
 from initlab.training.runtime import Runtime
 
 PARAMETERS = {"profile": str, "device": str, "torch_compile": bool, "threads": int,
-              "progress": str, "train": bool, "overrides": dict, "output_dir": str}
+              "progress": str, "train": bool, "overrides": dict, "cluster": dict,
+              "output_dir": str}
 
 
 def injected_names(namespace: dict[str, Any]) -> set[str]:
@@ -53,7 +55,8 @@ def setup(study: str, namespace: dict[str, Any]):
     Returns (settings, runtime, output folder)."""
     check_parameters(study, namespace)
     runtime = Runtime(namespace.get("device", "auto"), namespace.get("torch_compile", False),
-                      namespace.get("threads", 0), namespace.get("progress", "auto"))
+                      namespace.get("threads", 0), namespace.get("progress", "auto"),
+                      Cluster.from_dict(namespace.get("cluster", {})))
     runtime.apply()  # one CPU thread policy for everything this kernel computes
     profile = namespace.get("profile", "smoke")
     cfg = profiles.load(study, profile, **namespace.get("overrides", {}))

@@ -36,7 +36,9 @@ def _study_section(folder: Path, profile: str) -> list[str]:
                  + (f" ({meta['error']})" if meta.get("error") else "")
                  + (f", {meta['seconds']:.0f} s" if "seconds" in meta else "")
                  + (f", finished {meta['finished']}" if "finished" in meta else "")
-                 + f". Executed notebook: [{study}.ipynb]({study}/{study}.ipynb)")
+                 + f". Executed notebook: [{study}.ipynb]({study}/{study}.ipynb)"
+                 + (f", its log: [{study}.log]({study}/{study}.log)"
+                    if (folder / f"{study}.log").exists() else ""))
     failed = _record(folder.with_name(f"{study}.failed"))
     if failed and failed.get("finished", "") >= meta.get("finished", ""):
         lines += ["", f"The last attempt failed ({failed['finished']}: {failed.get('error')}); "

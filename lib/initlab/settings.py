@@ -61,6 +61,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
         items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, (int, float)) and not isinstance(items, bool):
+            items = [items]  # `-p gabor_layers 1`: YAML reads a one-item list as a number
         if not isinstance(items, (list, tuple)):
             raise TypeError(f"parameter {key!r} wants a list, got {value!r}")
         item_type = typing.get_args(hint)[0]

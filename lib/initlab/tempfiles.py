@@ -1,5 +1,6 @@
-"""Temporary files and folders named `<name>.tmp-<pid>`: what a writer leaves when it is killed
-before its atomic rename (the next run removes those of processes no longer alive), and the
+"""Temporary files and folders named `<name>.tmp-<pid>@<host>`: what a writer leaves when it is
+killed before its atomic rename (the next run removes those of processes no longer alive on
+this machine; another machine's, on a store shared by cluster nodes, are left to it), and the
 one error a full disk raises, whatever library was writing."""
 
 from __future__ import annotations
@@ -7,7 +8,10 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 from pathlib import Path
+
+HOST = socket.gethostname().replace('/', '_')
 
 
 class NoSpaceLeft(OSError):
@@ -25,14 +29,17 @@ def no_space(folder: Path) -> NoSpaceLeft:
 
 def temp_path(path: Path) -> Path:
     """Where this process writes `path` before renaming it into place."""
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}@{HOST}")
 
 
 def clean_stale(folder: Path) -> list[Path]:
-    """Remove the temp files and folders in `folder` whose writing process has died."""
+    """Remove the temp files and folders in `folder` whose writing process has died (only
+    this machine's: a pid says nothing about another node's processes)."""
     removed = []
     for tmp in folder.glob("*.tmp-*") if folder.exists() else ():
-        pid = tmp.name.rsplit(".tmp-", 1)[1]
+        pid, _, host = tmp.name.rsplit(".tmp-", 1)[1].partition("@")
+        if host and host != HOST:
+            continue
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
             removed.append(tmp)

@@ -7,6 +7,10 @@ the settings that differ from their dataclass defaults (and skips fields marked
 settings, every load compares the full stored settings (defaults included) and the files'
 checksums. A run that fails the check is moved to `.set-aside/` with one line saying why, and
 computed again; in render-only mode it is reported as missing.
+
+A run is computed by one process at a time, whoever asks for it (`lock`). `run_many` computes
+a batch's missing runs here, or sends them out as jobs when the runtime names an executor
+(`jobs`: local processes or a SLURM job array; `waiting`: one progress line, failed jobs).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import json
 import shutil
 import sys
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +31,7 @@ import torch
 from torch import nn
 
 from initlab import paths
+from initlab.store import jobs, lock, waiting
 from initlab.store.entries import (
     DONE,
     Result,
@@ -34,12 +40,14 @@ from initlab.store.entries import (
     set_aside,
     write,
 )
+from initlab.store.jobs import ExecutorUnavailable
 from initlab.tempfiles import NoSpaceLeft, clean_stale
 from initlab.training import checkpoints, progress
 from initlab.training.loop import TrainingDiverged
 from initlab.training.runtime import Runtime
 
-__all__ = ["DONE", "Batch", "MODEL", "MissingRunError", "Result", "NoSpaceLeft", "RunsFailed",
+__all__ = ["DONE", "Batch", "ExecutorUnavailable", "MODEL", "MissingRunError", "Result",
+           "NoSpaceLeft", "RunsFailed",
            "gather", "hashed_settings", "is_done", "model_state", "model_tensors", "run",
            "run_dir", "run_many", "run_name"]
 RunFn = Callable[[Any, Runtime], Result]  # (settings, runtime) -> result; picklable
@@ -119,12 +127,17 @@ def model_state(result: Result) -> dict[str, torch.Tensor]:
 
 def run(
     study: str, settings, fn: RunFn, *, runtime: Runtime | None = None, train: bool = True,
-    root: Path | None = None,
-) -> Result:
+    root: Path | None = None, wait: bool = True,
+) -> Result | None:
     """The run's result: loaded when stored and sound, else computed by
-    `fn(settings, runtime)` and stored."""
+    `fn(settings, runtime)` and stored.
+
+    Computed under the run's lock (`lock.held`): while another process computes it, this one
+    waits and then loads it, or with `wait=False` returns None at once (`run_many` comes
+    back to it after the runs nobody else is computing)."""
+    root = root or paths.store_dir()
     folder = run_dir(study, settings, root)
-    why = problem(folder, settings) if folder.exists() else "is not in the store"
+    why = _why(folder, settings)
     if why is None:
         return read(folder)
     if not train:
@@ -133,6 +146,23 @@ def run(
             f"{study}: run {folder} {why}; settings {hashed_settings(settings)}. Train it "
             f"first: `initlab run {command}` with the same profile and parameters, or set "
             "train=True.")
+    with lock.held(folder, root, wait=wait) as waited:
+        if waited is None:
+            return None
+        if (why := _why(folder, settings)) is None:  # stored meanwhile by another process
+            return read(folder)
+        return _compute(study, settings, fn, runtime, folder, why)
+
+
+def _why(folder: Path, settings) -> str | None:
+    """Why the stored run cannot be used (see `entries.problem`), or None when it can."""
+    return problem(folder, settings) if folder.exists() else "is not in the store"
+
+
+def _compute(study: str, settings, fn: RunFn, runtime: Runtime | None, folder: Path,
+             why: str) -> Result:
+    """Compute and store the run (its lock is held): set aside a bad entry, resume from the
+    run's checkpoints, write atomically."""
     if folder.exists():
         aside = set_aside(folder, "damaged" if "other settings" not in why else "stale")
         print(f"store: run {folder} {why}; moved it to {aside} and computing it again",
@@ -141,9 +171,10 @@ def run(
     partial = folder.with_name(f"{folder.name}.partial")  # per-epoch checkpoints of this run
     runtime = runtime or Runtime()
     runtime.apply()  # the process's thread policy, whatever ran before in this process
+    start = time.perf_counter()
     with checkpoints.scratch(partial):
         result = fn(settings, runtime)
-    write(folder, settings, result, runtime)
+    write(folder, settings, result, runtime, seconds=time.perf_counter() - start)
     shutil.rmtree(partial, ignore_errors=True)
     return read(folder)
 
@@ -152,20 +183,19 @@ def run_many(
     study: str, settings_list: list, fn: RunFn, *, runtime: Runtime | None = None,
     train: bool = True, executor: Executor | None = None, root: Path | None = None,
 ) -> list[Result]:
-    """Every run's result, computing the missing ones (through `executor` if given)."""
+    """Every run's result, computing the missing ones: through `executor` if given, as jobs
+    when the runtime names one (`Cluster.executor`: local processes or a SLURM job array,
+    `jobs`), else here one after another (a run that another process is computing is left
+    for last, then waited for and loaded)."""
     runtime = runtime or Runtime()
     missing = [s for s in settings_list if not is_done(study, s, root)]
     if missing and not train:
         run(study, missing[0], fn, train=False, root=root)  # raises with a clear message
     failures = []
     desc = f"{study}: {len(missing)} runs"
-    if executor is None:
-        for settings in progress.bar(missing, desc=desc, leave=True, mode=runtime.progress):
-            try:
-                run(study, settings, fn, runtime=runtime, root=root)
-            except TrainingDiverged as error:  # keep going: the other runs are still worth having
-                failures.append(f"run {run_name(settings)}: {error}")
-    else:
+    if not missing:
+        pass
+    elif executor is not None:
         futures = {executor.submit(run, study, s, fn, runtime=runtime, root=root): s
                    for s in missing}
         for future in progress.bar(list(futures), desc=desc, leave=True, mode=runtime.progress):
@@ -173,6 +203,10 @@ def run_many(
                 future.result()
             except TrainingDiverged as error:
                 failures.append(f"run {run_name(futures[future])}: {error}")
+    elif runtime.cluster.executor:
+        _send_jobs(study, missing, fn, runtime, root or paths.store_dir())
+    else:
+        failures = _compute_here(study, missing, fn, runtime, root, desc)
     if failures:
         raise RunsFailed(
             f"{study}: {len(failures)} of {len(settings_list)} runs diverged and were not stored "
@@ -180,6 +214,37 @@ def run_many(
             + "\nLower the learning rate or change the seed for these runs."
         )
     return [run(study, s, fn, runtime=runtime, train=False, root=root) for s in settings_list]
+
+
+def _compute_here(study: str, missing: list, fn: RunFn, runtime: Runtime, root: Path | None,
+                  desc: str) -> list[str]:
+    """Compute the runs in this process; those another process holds go last (then this one
+    waits for each and loads it), so processes sharing a store split the work."""
+    failures, later = [], []
+    bar = progress.bar(total=len(missing), desc=desc, leave=True, mode=runtime.progress)
+    for wait, todo in ((False, missing), (True, later)):
+        for settings in todo:
+            try:
+                if run(study, settings, fn, runtime=runtime, root=root, wait=wait) is None:
+                    later.append(settings)
+                    continue
+            except TrainingDiverged as error:  # keep going: the other runs are still worth it
+                failures.append(f"run {run_name(settings)}: {error}")
+            bar.update()
+    bar.close()
+    return failures
+
+
+def _send_jobs(study: str, missing: list, fn: RunFn, runtime: Runtime, root: Path) -> None:
+    """The missing runs as one batch of jobs (`jobs.send`), waited for with one progress line;
+    a failed job raises `RunsFailed` with its log and stderr tail (the others are stored)."""
+    sent = jobs.send(study, missing, [run_name(s) for s in missing], fn, runtime, root, run)
+    failed = waiting.watch(study, sent, runtime.progress)
+    if failed:
+        raise RunsFailed(
+            f"{study}: {len(failed)} of {len(missing)} jobs failed; the other runs are stored. "
+            "Run the same command again to retry them (each resumes from its last finished "
+            "epoch):\n  " + "\n  ".join(failed))
 
 
 def gather(settings_list: list, results: list[Result], table: str) -> pd.DataFrame:

@@ -53,16 +53,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write(folder: Path, settings, result: Result, runtime=None) -> None:
+def write(folder: Path, settings, result: Result, runtime=None, seconds: float = 0.0) -> None:
     """Write `result` atomically: into a sibling temp folder, then rename into place.
 
-    `runtime.json` records how it ran (device, CPU threads, torch), which can move CPU float
-    results in their last digits; it is kept for the record, not compared on load."""
+    `runtime.json` records how it ran (device, CPU threads, torch; these can move CPU float
+    results in their last digits) and its wall time in this process (less when it resumed
+    from a checkpoint); kept for the record, never in a table (tables must not depend on
+    the machine's load) and not compared on load."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_files(tmp, settings, result, runtime)
+        _write_files(tmp, settings, result, runtime, seconds)
     except (OSError, RuntimeError) as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if is_disk_full(error):
@@ -73,7 +75,7 @@ def write(folder: Path, settings, result: Result, runtime=None) -> None:
     os.replace(tmp, folder)
 
 
-def _write_files(tmp: Path, settings, result: Result, runtime) -> None:
+def _write_files(tmp: Path, settings, result: Result, runtime, seconds: float) -> None:
     tmp.mkdir()
     tensors = {}
     for key, value in result.items():
@@ -87,8 +89,8 @@ def _write_files(tmp: Path, settings, result: Result, runtime) -> None:
         torch.save(tensors, tmp / TENSORS)
     (tmp / SETTINGS).write_text(json.dumps(stored_settings(settings), indent=1))
     ran = dict(device=str(runtime.torch_device) if runtime else "", torch=torch.__version__,
-               cpu_threads=torch.get_num_threads(), runtime=dataclasses.asdict(runtime)
-               if runtime else {})
+               cpu_threads=torch.get_num_threads(), seconds=round(seconds, 3),
+               runtime=dataclasses.asdict(runtime) if runtime else {})
     (tmp / RUNTIME).write_text(json.dumps(ran, indent=1))
     files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
              for p in sorted(tmp.iterdir())}

@@ -13,10 +13,14 @@ acts on the stacked tensors. Adam and SGD (momentum, weight decay, Nesterov) upd
 element independently, so one optimizer over the stack equals K optimizers, and the summed loss
 gives each slice exactly its own model's gradient. Results agree with `fit` to float rounding.
 
-Batch norm: vmap cannot update K sets of running statistics in place, and replacing them
-(replace_all_batch_norm_modules_) would change the architecture at evaluation time. Models with
-batch norm are therefore trained one after another with `fit` (same results, no speed-up), and
-`fit_many` says so through `progress.note`.
+Batch norm: vmap cannot update K sets of running statistics in place. ResNet-18 models run
+instead as one stacked network (`stacked`: grouped convolutions, batch norm over K x C
+channels, which is exactly K independent batch norms) whose weights and running statistics are
+written back into the K models. Whether batch-norm models stack is `stack_batch_norm`: by
+default on CUDA only (on a CPU the stacked network was measured slower than K sequential fits,
+see `bench/paper_throughput.py`); otherwise, and for any other batch-norm architecture, they
+train one after another with `fit` (same results, no speed-up), and `fit_many` says so through
+`progress.note`.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from torch.nn import functional as F
 
 from initlab.data import ImageSet
 from initlab.seeds import derive_seed
-from initlab.training import progress
+from initlab.training import progress, stacked
 from initlab.training.fit import fit
 from initlab.training.loop import Augment, DeviceBatches, History, Loop, run_epochs
 from initlab.training.recipe import Recipe, autocast
@@ -45,9 +49,13 @@ def fit_many(
     models: list[nn.Module], trains: list[ImageSet], vals: list[ImageSet | None] | None = None,
     *, recipe: Recipe, runtime: Runtime | None = None, seeds: list[int] | None = None,
     augments: list[Augment | None] | None = None, snapshot_epochs: tuple[int, ...] = (),
-    name: str = "models",
+    name: str = "models", stack_batch_norm: bool | None = None,
 ) -> list[History]:
-    """Train every `models[k]` on `trains[k]` in place, as `fit` would; one History per model."""
+    """Train every `models[k]` on `trains[k]` in place, as `fit` would; one History per model.
+
+    `stack_batch_norm`: train batch-norm models as one stacked network (True), one after another
+    (False), or None: stacked on CUDA, sequential elsewhere (the faster on each, measured).
+    """
     k = len(models)
     runtime = runtime or Runtime()
     vals = vals or [None] * k
@@ -56,15 +64,25 @@ def fit_many(
     if not (len(trains) == len(vals) == len(augments) == len(seeds) == k):
         raise ValueError("models, trains, vals, augments and seeds must have one entry per model")
     if has_batch_norm(models[0]) or k == 1:
-        progress.note(f"  {name}: batch norm or a single model: training sequentially",
+        if k > 1 and _stacks(models[0], runtime, stack_batch_norm):
+            _check_sizes(trains)
+            return _fit_stacked(models, trains, vals, recipe, runtime, seeds, augments,
+                                snapshot_epochs, name)
+        progress.note(f"  {name}: {k} model(s) trained one after another (batch norm stacks "
+                      "only for ResNet-18, by default on CUDA: see stack_batch_norm)",
                       runtime.progress)
         return [fit(m, t, v, recipe=recipe, runtime=runtime, seed=s, augment=a,
                     snapshot_epochs=snapshot_epochs, name=f"{name}[{i}]")
                 for i, (m, t, v, a, s) in enumerate(zip(models, trains, vals, augments, seeds))]
-    if len({len(t) for t in trains}) != 1:
-        sizes = [len(t) for t in trains]
-        raise ValueError(f"fit_many needs training sets of one size, got {sizes}")
-    device = runtime.torch_device
+    _check_sizes(trains)
+    return _fit_grouped(models, trains, vals, recipe, runtime, seeds, augments, snapshot_epochs,
+                        name)
+
+
+def _fit_grouped(models, trains, vals, recipe, runtime, seeds, augments, snapshot_epochs,
+                 name) -> list[History]:
+    """`fit_many` without batch norm: stacked parameters through `stacked_forward`."""
+    k, device = len(models), runtime.torch_device
     for model in models:
         prepare(model, runtime).train()
     params, buffers = stack_module_state(models)
@@ -91,6 +109,59 @@ def fit_many(
                 seed=derive_seed(*seeds, "global"))
     histories = run_epochs(loop, recipe, runtime, name, snapshot_epochs)
     _write_back(models, params)  # also when every epoch came from a checkpoint
+    return histories
+
+
+def _check_sizes(trains: list[ImageSet]) -> None:
+    if len({len(t) for t in trains}) != 1:
+        sizes = [len(t) for t in trains]
+        raise ValueError(f"fit_many needs training sets of one size, got {sizes}")
+
+
+def _stacks(model: nn.Module, runtime: Runtime, stack_batch_norm: bool | None) -> bool:
+    """Whether batch-norm models take the stacked path: the caller's choice, else CUDA only;
+    an explicit True for an architecture `stacked` cannot run is an error, not a fallback."""
+    if stack_batch_norm and not stacked.stackable(model):
+        raise ValueError(f"stack_batch_norm=True, but {type(model).__name__} cannot be stacked "
+                         "(ResNet18 of initlab.models only)")
+    if stack_batch_norm is None:
+        return runtime.torch_device.type == "cuda" and stacked.stackable(model)
+    return stack_batch_norm
+
+
+def _fit_stacked(models, trains, vals, recipe, runtime, seeds, augments, snapshot_epochs,
+                 name) -> list[History]:
+    """`fit_many` for batch-norm models: one stacked network, written back into `models`."""
+    k, device = len(models), runtime.torch_device
+    progress.note(f"  {name}: {k} batch-norm models as one stacked network", runtime.progress)
+    for model in models:  # where `fit` would leave them; evaluation and snapshots use them
+        prepare(model, runtime)
+    net = stacked.stack(models)
+    call = prepare(net, runtime)
+    opt = recipe.make_optimizer(net.parameters())
+    batches = [DeviceBatches(t, device) for t in trains]
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def forward(_params, _buffers, x: torch.Tensor) -> torch.Tensor:
+        return stacked.stacked_output(call(stacked.stacked_input(x)), k)
+
+    def train_epoch(pbar) -> tuple[list[float], list[float]]:
+        net.train()
+        return _epoch(forward, None, None, opt, batches, augments, generators, recipe, device,
+                      pbar)
+
+    def current_models() -> list[nn.Module]:
+        stacked.write_back(net, models)
+        return models
+
+    loop = Loop(labels=[f"{name}[{i}]" for i in range(k)],
+                vals=[DeviceBatches(v, device) if v is not None else None for v in vals],
+                optimizer=opt, generators=generators, train_epoch=train_epoch,
+                models=current_models, weights=net.state_dict, load_weights=net.load_state_dict,
+                steps=-(-len(batches[0]) // recipe.batch_size),
+                seed=derive_seed(*seeds, "global"))
+    histories = run_epochs(loop, recipe, runtime, name, snapshot_epochs)
+    stacked.write_back(net, models)  # also when every epoch came from a checkpoint
     return histories
 
 

@@ -28,3 +28,14 @@ def note(text: str, mode: str = "auto") -> None:
     """One line for the log ("log" style only): what a hidden inner bar would have shown."""
     if mode == "log":
         print(text, flush=True)
+
+
+def duration(seconds: float) -> str:
+    """A duration for people: "45 s", "12 min", "3.2 h", "2.5 d"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

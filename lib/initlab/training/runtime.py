@@ -7,10 +7,13 @@ value the user gave (threads, compile) always wins over the package's defaults.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from initlab.training.cluster import Cluster
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PROGRESS = ("auto", "log", "off")
@@ -18,13 +21,14 @@ PROGRESS = ("auto", "log", "off")
 
 @dataclass(frozen=True)
 class Runtime:
-    """Device, compile, CPU threads and progress style: how to run, never what is computed
-    (the numbers of a run do not depend on these on one device)."""
+    """Device, compile, CPU threads, progress style and executor: how to run, never what is
+    computed (the numbers of a run do not depend on these on one device)."""
 
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:N | mps
     compile: bool = False  # torch.compile the model: worth it for long GPU runs only
     threads: int = 0  # CPU threads of the process; 0 = one (see `cpu_threads`)
     progress: str = "auto"  # auto: tqdm bars | log: outer bars and one line per fit | off
+    cluster: Cluster = Cluster()  # where missing runs go: this process (default), local, slurm
 
     def __post_init__(self) -> None:
         pick_device(self.device)  # fails at once on an unknown or absent device
@@ -33,6 +37,12 @@ class Runtime:
         if self.progress not in PROGRESS:
             raise ValueError(f"unknown progress {self.progress!r}; choose one of "
                              f"{', '.join(PROGRESS)}")
+
+    def in_process(self) -> Runtime:
+        """This runtime without an executor: what a job computes its run with (a job never
+        sends its work on again). Progress "auto" becomes "log": a job writes to a log file."""
+        progress = "log" if self.progress == "auto" else self.progress
+        return dataclasses.replace(self, cluster=Cluster(), progress=progress)
 
     @property
     def torch_device(self) -> torch.device:

@@ -24,6 +24,7 @@ class AgopNfmSettings:
     The source network is `pretrained`: "imagenet" (torchvision's weights), the name of
     another data set to train a source VGG on here, or the path of a state-dict file.
     """
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     datasets: tuple[str, ...] = ("svhn", "cifar10", "cifar100", "tiny_imagenet")
     inits: tuple[str, ...] = AGOP_NFM_INITS
@@ -82,6 +83,7 @@ class SourceSettings:
 
     Built from an `AgopNfmSettings` by `sources.source_settings`; every run of one target data
     set shares it, hence one source network and one set of matrices per data set."""
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     target: str
     pretrained: str = "imagenet"

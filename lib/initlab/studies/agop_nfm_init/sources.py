@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from initlab import data
+from initlab import data, store
 from initlab.inits.matrix import vgg_style
 from initlab.metrics.agop import agop, ansatz_correlation, matrix_sqrt, nfm
 from initlab.models import build_model, conv_layers
@@ -192,5 +192,5 @@ def run_source(src: SourceSettings, runtime: Runtime) -> dict:
     result["ansatz"] = pd.DataFrame(rows)
     if not curves.empty:
         result["source_curves"] = curves
-        result.update({f"state.{k}": v.cpu() for k, v in model.state_dict().items()})
+        result.update(store.model_tensors(model))
     return result

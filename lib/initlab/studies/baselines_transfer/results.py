@@ -20,7 +20,7 @@ VARIANT_NAMES = {"scratch": "from scratch", "svm": "frozen backbone + linear SVM
                  "head": "fine-tuned head", "head_aug": "fine-tuned head + augmentation"}
 """The transfer variants in the order every table and figure shows them, with their names."""
 
-BASELINE_COLUMNS = ["model", "dataset", "parameters", "train_images", "epochs", "seconds",
+BASELINE_COLUMNS = ["model", "dataset", "parameters", "train_images", "epochs",
                     "test_accuracy", "best_val_accuracy", "best_epoch"]
 CONFUSED_COLUMNS = ["model", "dataset", "class_a", "class_b", "a_as_b", "b_as_a", "total"]
 EMBEDDING_COLUMNS = ["model", "dataset", "layer", "dims", "accuracy"]

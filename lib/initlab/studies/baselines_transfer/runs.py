@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import time
 
 import pandas as pd
 import torch
@@ -68,17 +67,15 @@ def run_baseline(run: BaselineRun, runtime: Runtime) -> dict:
     model = build_model(run.model, train.num_classes, train.in_channels, run.width,
                         seed=derive_seed(run.seed, run.model, "init"),
                         image_size=train.image_size[0])
-    start = time.perf_counter()
     history = fit(model, train, test, recipe=run.recipe(), runtime=runtime,
                   seed=derive_seed(run.seed, run.model, "batches"), name=run.model)
-    seconds = time.perf_counter() - start  # of this process: less when fit resumed a checkpoint
     logits = features.extract(model, test, "output", device)
     matrix = features.confusion(test.labels, logits.argmax(1), test.num_classes)
     acc = history.frame.query("split == 'val' and metric == 'accuracy'")
     best = acc.loc[acc.value.idxmax()] if len(acc) else None
     summary = pd.DataFrame([dict(
         model=run.model, dataset=run.dataset, parameters=count_parameters(model),
-        train_images=len(train), epochs=run.epochs, seconds=seconds,
+        train_images=len(train), epochs=run.epochs,
         test_accuracy=float((logits.argmax(1) == test.labels).float().mean()),
         best_val_accuracy=float(best.value) if best is not None else float("nan"),
         best_epoch=int(best.epoch) if best is not None else 0)])
@@ -117,20 +114,20 @@ def run_source(run: SourceRun, runtime: Runtime) -> dict:
     summary = pd.DataFrame([dict(dataset=run.dataset, classes=", ".join(train.classes),
                                  train_images=len(train), test_accuracy=accuracy)])
     stats = pd.DataFrame(dict(mean=train.mean, std=train.std))
-    state = {f"state.{k}": v.cpu() for k, v in model.state_dict().items()}
-    return dict(curves=history.frame, summary=summary, stats=stats, **state)
+    return dict(curves=history.frame, summary=summary, stats=stats, **store.model_tensors(model))
 
 
 def _backbone_factory(run: TransferRun, source: dict | None) -> transfer.Backbone:
     """backbone(pretrained) -> (headless model, width): ImageNet weights, the stored source
     weights, or (pretrained=False) a fresh draw from the current RNG."""
     def make(pretrained: bool):
-        classes = 1000 if source is None else len(source["state.fc.weight"])
+        state = None if source is None else store.model_state(source)
+        classes = 1000 if state is None else len(state["fc.weight"])
         model = build_model(run.backbone, classes, 3, run.width)
-        if pretrained and source is None:
+        if pretrained and state is None:
             load_imagenet(model, run.backbone)
         elif pretrained:
-            model.load_state_dict({k[6:]: v for k, v in source.items() if k.startswith("state.")})
+            model.load_state_dict(state)
         return transfer.strip_head(model)
     return make
 

@@ -114,6 +114,7 @@ class BaselinesTransferSettings:
 @dataclass(frozen=True)
 class BaselineRun:
     """One baseline model trained and inspected on one data set (names its store run)."""
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     model: str
     dataset: str
@@ -161,6 +162,7 @@ class SourceRun:
     lr: float
     batch_size: int
     seed: int
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     def recipe(self) -> Recipe:
         """Adam at the transfer lr, with 4x the transfer batch (set by `source_run`)."""
@@ -170,6 +172,7 @@ class SourceRun:
 @dataclass(frozen=True)
 class TransferRun:
     """The four transfer variants under one seed (names its store run)."""
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     folder: str
     dataset: str

@@ -77,12 +77,12 @@ def _fit(spec: SourceRun | TargetRun, model: nn.Module, train: data.ImageSet,
 
 
 def run_source(spec: SourceRun, runtime: Runtime) -> store.Result:
-    """Train one source model; its per-epoch curve and its weights (`state/<name>`)."""
+    """Train one source model; its per-epoch curve and its weights (`store.model_tensors`)."""
     train, val = task_data(spec)
     model = new_model(spec, train, derive_seed(spec.seed, "source-model", *spec.task))
     history = _fit(spec, model, train, val, runtime, f"source {task_name(spec.task)}")
-    state = {f"state/{k}": v.detach().cpu() for k, v in model.state_dict().items()}
-    return {"history": history.frame.assign(task=task_name(spec.task)), **state}
+    return {"history": history.frame.assign(task=task_name(spec.task)),
+            **store.model_tensors(model)}
 
 
 # --------------------------------------------------------------------------- source models
@@ -109,8 +109,7 @@ def _stored_state(spec: SourceRun, root: Path) -> Mapping[str, torch.Tensor]:
     so no caller can change what the next one gets (the tensors are not written to here:
     `source_model` and `pretrained` copy them into their own models)."""
     result = store.run(STUDY, spec, run_source, train=False, root=root)
-    return MappingProxyType({k.removeprefix("state/"): v for k, v in result.items()
-                             if k.startswith("state/")})
+    return MappingProxyType(store.model_state(result))
 
 
 def source_model(spec: SourceRun, runtime: Runtime | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from initlab.seeds import derive_seed
 from initlab.studies.clustered_init import tasks
@@ -22,6 +23,7 @@ INITS = ("random", "pretrained", "gabor", "clustered", "aligned")
 @dataclass(frozen=True)
 class Training:
     """What a training run of either kind depends on (defaults: the paper protocol)."""
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     dataset: str = "cifar100"
     task: tuple[int, ...] = ()  # a pair of groups; () = the whole data set (Tiny ImageNet)

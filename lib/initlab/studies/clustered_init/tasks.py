@@ -10,6 +10,7 @@ Full data sets are loaded once per process (and resized once when asked), then s
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import random
@@ -73,9 +74,17 @@ def task_classes(dataset: str, pair: Pair) -> list[int]:
     return sorted(c for g in pair for c in table[g])
 
 
-@functools.lru_cache(maxsize=8)
 def full_set(dataset: str, split: str, image_size: int = 0) -> ImageSet:
-    """One split of `dataset` (fine labels), resized to `image_size` (0 = native); cached."""
+    """One split of `dataset` (fine labels), resized to `image_size` (0 = native): the caller's
+    own copy (every task of a study cuts from the same set; only the loaded set is cached)."""
+    images = _loaded(dataset, split, image_size)
+    return dataclasses.replace(images, images=images.images.clone(),
+                               labels=images.labels.clone())
+
+
+@functools.lru_cache(maxsize=8)
+def _loaded(dataset: str, split: str, image_size: int) -> ImageSet:
+    """Loaded and resized once per process (CIFAR-100 takes seconds); never handed out."""
     options = {"labels": "fine"} if dataset == "cifar100" else {}
     images = data.load(dataset, split, **options)
     return images.resized(image_size) if image_size else images

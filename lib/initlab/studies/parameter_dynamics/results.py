@@ -88,7 +88,7 @@ def summary(runs: list, results: list, cfg: ParameterDynamicsSettings) -> pd.Dat
             changed_share=100 * dynamics.overall_share(start, end, cfg.tolerance),
             frozen_share=frozen[arch],
             dead_features=within["dead"], features=within["features"],
-            feature_redundancy=within["mean_abs_offdiagonal"], seconds=info.seconds))
+            feature_redundancy=within["mean_abs_offdiagonal"]))
     return pd.DataFrame(rows)
 
 

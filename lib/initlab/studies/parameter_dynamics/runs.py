@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 
 import pandas as pd
 import torch
@@ -100,7 +99,6 @@ def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
 
     CPU threads are the runtime's (`fit` picks one for these small models)."""
     runtime = runtime or Runtime()
-    start_time = time.perf_counter()
     arch, dataset, init, optimizer = cell(cfg)
     train, test = load_data(dataset, cfg.train_size, cfg.seed, cfg.test_size)
     model = build(arch, train.num_classes, cfg.width, cfg.resnet_stem, cfg.vgg_image_size,
@@ -129,7 +127,7 @@ def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
     result["info"] = pd.DataFrame([dict(
         **labels, pretrained_from=origin, parameters=count_parameters(model),
         train_images=len(train), test_loss=loss, test_accuracy=acc,
-        train_accuracy=history.last("train"), seconds=time.perf_counter() - start_time)])
+        train_accuracy=history.last("train"))])
     return result
 
 

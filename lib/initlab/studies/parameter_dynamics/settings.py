@@ -20,6 +20,7 @@ class ParameterDynamicsSettings:
     tolerances only enter the rendering (they are measured on the stored snapshots), so they
     do not name runs.
     """
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     archs: tuple[str, ...] = ("lenet5", "resnet18", "vgg19")
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10")  # 28x28 -> 32x32x3

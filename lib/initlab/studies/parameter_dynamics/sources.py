@@ -10,6 +10,7 @@ loaded by every other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 import torch
@@ -87,6 +88,7 @@ class SourceSettings:
 
     Its fields, the training recipe included, name the stored checkpoint.
     """
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     arch: str = "resnet18"
     dataset: str = "cifar10"

@@ -14,6 +14,7 @@ from initlab.training.recipe import Recipe
 @dataclass(frozen=True)
 class WarmStartSettings:
     """Study 01: warm start from similar filters (docs/01_warm_start.md)."""
+    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     dataset: str = "mnist"
     noises: tuple[str, ...] = tuple(NOISES)  # one disjoint noisy subset, and one model, per noise

@@ -1,0 +1,153 @@
+"""`initlab plan`: what a profile costs before anything runs.
+
+Per study: its runs (every batch of `runs.batches`, or of `work.batches` where listing them
+must not need the data), how many are stored and missing, the training work of the missing
+ones (image passes, FLOPs) from the study's `work.trainings`, and the time that work takes on
+this device, from a short calibration of each model that appears (`calibrate.measure`).
+Nothing here loads a data set: sizes come from `initlab.catalog`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from initlab import calibrate, store
+from initlab.studies.agop_nfm_init import runs as agop_runs
+from initlab.studies.agop_nfm_init import work as agop_work
+from initlab.studies.baselines_transfer import runs as transfer_runs
+from initlab.studies.baselines_transfer import work as transfer_work
+from initlab.studies.clustered_init import runs as clustered_runs
+from initlab.studies.clustered_init import work as clustered_work
+from initlab.studies.parameter_dynamics import runs as dynamics_runs
+from initlab.studies.parameter_dynamics import work as dynamics_work
+from initlab.studies.warm_start import runs as warm_runs
+from initlab.studies.warm_start import work as warm_work
+from initlab.training.progress import duration
+from initlab.training.runtime import Runtime
+from initlab.training.work import Training
+
+MODULES: dict[str, tuple[ModuleType, ModuleType]] = {
+    "01_warm_start": (warm_runs, warm_work),
+    "02_clustered_init": (clustered_runs, clustered_work),
+    "03_agop_nfm_init": (agop_runs, agop_work),
+    "04_baselines_transfer": (transfer_runs, transfer_work),
+    "05_parameter_dynamics": (dynamics_runs, dynamics_work),
+}
+
+
+@dataclass
+class StudyPlan:
+    """A study's runs and the trainings its missing runs do (shared ones once)."""
+
+    study: str
+    total: int = 0
+    stored: int = 0
+    trainings: list[Training] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return self.total - self.stored
+
+    @property
+    def passes(self) -> int:
+        return sum(t.passes for t in self.trainings)
+
+
+def batches(study: str, cfg: Any) -> list[store.Batch]:
+    """Every batch of runs `study` needs under `cfg`, listed without loading data."""
+    runs, work = MODULES[study]
+    return getattr(work, "batches", runs.batches)(cfg)
+
+
+def run_folders(study: str, cfg: Any) -> list[Path]:
+    """Where each run of the study is (or will be) stored."""
+    return [store.run_dir(b.study, s) for b in batches(study, cfg) for s in b.settings]
+
+
+def plan_study(study: str, cfg: Any, root: Path | None = None) -> StudyPlan:
+    """Count the study's runs and collect the trainings of the missing ones."""
+    trainings_of = MODULES[study][1].trainings
+    plan, seen = StudyPlan(study), set()
+    for batch in batches(study, cfg):
+        for settings in batch.settings:
+            plan.total += 1
+            if store.is_done(batch.study, settings, root):
+                plan.stored += 1
+                continue
+            for training in trainings_of(settings):
+                if training.shared is not None:
+                    where = store.run_dir(*training.shared, root)
+                    if where in seen or store.is_done(*training.shared, root):
+                        continue
+                    seen.add(where)
+                plan.trainings.append(training)
+    return plan
+
+
+def calibrate_all(plans: list[StudyPlan], runtime: Runtime) -> dict[tuple, calibrate.Cost]:
+    """One measured cost per distinct model of the missing trainings."""
+    costs: dict[tuple, calibrate.Cost] = {}
+    for plan in plans:
+        for training in plan.trainings:
+            if calibrate.key(training) not in costs:
+                costs[calibrate.key(training)] = calibrate.measure(training, runtime)
+    return costs
+
+
+def table(plans: list[StudyPlan], costs: dict[tuple, calibrate.Cost]) -> list[str]:
+    """The plan as aligned text lines: one row per study and a total."""
+    rows = [("study", "runs", "stored", "missing", "image passes", "train FLOPs", "time here")]
+    totals = [0, 0, 0, 0, 0.0, 0.0]
+    for plan in plans:
+        flops, seconds, counted = _cost(plan.trainings, costs)
+        rows.append((plan.study, str(plan.total), str(plan.stored), str(plan.missing),
+                     _si(plan.passes), _si(flops) + ("" if counted else "+"),
+                     duration(seconds) if plan.trainings else "-"))
+        for i, value in enumerate((plan.total, plan.stored, plan.missing, plan.passes, flops,
+                                   seconds)):
+            totals[i] += value
+    rows.append(("all", *(str(v) for v in totals[:3]), _si(totals[3]), _si(totals[4]),
+                 duration(totals[5])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
+                      enumerate(zip(row, widths))) for row in rows]
+
+
+def _cost(trainings: list[Training], costs: dict) -> tuple[float, float, bool]:
+    """(FLOPs, seconds, whether every model's FLOPs could be counted) of `trainings`."""
+    flops = seconds = 0.0
+    counted = True
+    for training in trainings:
+        cost = costs[calibrate.key(training)]
+        seconds += cost.seconds * training.passes
+        if cost.flops is None:
+            counted = False
+        else:
+            flops += cost.flops * training.passes
+    return flops, seconds, counted
+
+
+def _si(value: float) -> str:
+    """3.2 T, 45.1 M, 950: large counts for people."""
+    for unit, size in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6),
+                       ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f}"
+
+
+def report(studies: list[str], configs: dict[str, Any], runtime: Runtime) -> list[str]:
+    """`initlab plan`'s lines: a header saying how it was measured, then the table."""
+    plans = [plan_study(s, configs[s]) for s in studies]
+    start = time.perf_counter()
+    costs = calibrate_all(plans, runtime)
+    device = runtime.torch_device
+    threads = f", {runtime.cpu_threads} CPU thread(s)" if device.type == "cpu" else ""
+    head = (f"time here: one process on {device}{threads}, from {len(costs)} model(s) "
+            f"calibrated in {time.perf_counter() - start:.0f} s; training steps only "
+            "(evaluation passes not counted); N parallel jobs divide it by up to N")
+    return [head, "", *table(plans, costs)]

@@ -1,0 +1,54 @@
+"""What one cell of study 05 trains (for `initlab plan`, docs/05_parameter_dynamics.md): its
+model, then one retraining per perturbation when its init is in `perturb_inits`, and for a
+`pretrained` cell the checkpoint it loads when that must be trained here (ImageNet weights
+that fit and are in torch's cache train nothing). The checkpoint is its own store run,
+shared by every cell that loads it: counted once, and not when it is stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+
+from initlab import catalog
+from initlab.models.pretrained import IMAGENET_WEIGHTS
+from initlab.studies.parameter_dynamics.runs import cell
+from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
+from initlab.studies.parameter_dynamics.sources import SOURCES, imagenet_fits, source_spec
+from initlab.training.work import Training
+
+
+def trainings(cfg: ParameterDynamicsSettings) -> list[Training]:
+    """The trainings of one grid cell (`runs.run`, `sources.train_source`)."""
+    arch, dataset, init, optimizer = cell(cfg)
+    model = _model(cfg, arch, dataset, cfg.train_size, cfg.epochs)
+    out = [model]
+    if init in cfg.perturb_inits:
+        out += [_model(cfg, arch, dataset, cfg.train_size, cfg.retrain_epochs)
+                for _ in cfg.perturbations]
+    if init == "pretrained" and not (cfg.pretrained == "imagenet" and imagenet_fits(cfg, arch)
+                                     and _cached(arch)):
+        spec = source_spec(cfg, arch, dataset)
+        source = _model(cfg, arch, spec.dataset, spec.train_size, spec.recipe.epochs)
+        out.append(Training(**{**source.__dict__, "shared": (SOURCES, spec)}))
+    return out
+
+
+def _model(cfg: ParameterDynamicsSettings, arch: str, dataset: str, train_size: int,
+           epochs: int) -> Training:
+    """`arch` on `dataset` as 3 x 32 x 32 (`sources.build` and `sources.load_data`)."""
+    shape = catalog.shape(dataset)
+    options = {"lenet5": (("image_size", 32),), "resnet18": (("stem", cfg.resnet_stem),),
+               "vgg19": (("image_size", cfg.vgg_image_size),)}.get(arch, ())
+    images = min(train_size, shape.train) if train_size else shape.train
+    return Training(arch, shape.classes, 3, 32, images, epochs, cfg.batch_size,
+                    width=1.0 if arch == "lenet5" else cfg.width, options=options)
+
+
+def _cached(arch: str) -> bool:
+    """Whether torchvision's ImageNet weights for `arch` are in torch's cache (offline they
+    could not be fetched, and the run would train a checkpoint instead)."""
+    weights = getattr(torchvision.models, IMAGENET_WEIGHTS[arch]).IMAGENET1K_V1
+    return (Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]).exists()

@@ -1,0 +1,84 @@
+"""`initlab plan`: runs stored and missing, the training work they need (counted from the
+studies' `work.trainings`, without data), and a time measured on this device."""
+
+from __future__ import annotations
+
+import pytest
+
+from initlab import calibrate, catalog, cli, data, plan, profiles, store
+from initlab.studies.warm_start import runs as warm_start
+from initlab.training.runtime import Runtime
+from initlab.training.work import Training
+
+CPU = Runtime("cpu", progress="off")
+
+
+def test_plan_counts_stored_and_missing_runs_and_their_image_passes(tmp_path):
+    cfg = profiles.load("01_warm_start", "smoke")
+    before = plan.plan_study("01_warm_start", cfg, root=tmp_path)
+    per_run = 6 * cfg.subset_size * cfg.epochs + 8 * 1438 * cfg.epochs  # noisy + warm starts
+    assert (before.total, before.stored, before.missing) == (2, 0, 2)
+    assert before.passes == 2 * per_run and len(before.trainings) == 2 * 14
+    first = warm_start.iteration_settings(cfg)[0]
+    store.run("01_warm_start", first, warm_start.run, runtime=CPU, root=tmp_path)
+    after = plan.plan_study("01_warm_start", cfg, root=tmp_path)
+    assert (after.total, after.stored, after.missing, after.passes) == (2, 1, 1, per_run)
+
+
+def test_a_source_model_trained_inside_runs_is_counted_once():
+    cfg = profiles.load("05_parameter_dynamics", "smoke")  # pretrained = checkpoints
+    study = plan.plan_study("05_parameter_dynamics", cfg)
+    shared = [t for t in study.trainings if t.shared is not None]
+    pretrained_cells = [s for s in plan.batches("05_parameter_dynamics", cfg)[0].settings
+                        if s.inits == ("pretrained",)]
+    assert len(pretrained_cells) == 2 * len(cfg.archs)  # two optimizers per architecture
+    assert len(shared) == len(cfg.archs)  # one checkpoint per architecture, once
+
+
+def test_the_calibration_counts_flops_and_times_steps():
+    model = Training("simple_cnn", 10, 1, 28, images=100, epochs=1, batch_size=32,
+                     options=(("image_size", 28),))
+    cost = calibrate.measure(model, CPU)
+    # conv 1->32 and 32->32 (3x3, 28x28), linear 6272->128 and 128->10, per image, x2 per MAC
+    forward = 2 * (28 * 28 * 32 * 9 + 28 * 28 * 32 * 32 * 9 + 6272 * 128 + 128 * 10)
+    assert cost.flops == pytest.approx(3 * forward, rel=0.01)
+    assert 0 < cost.seconds < 1
+    frozen = calibrate.measure(Training(**{**model.__dict__, "frozen": True}), CPU)
+    assert frozen.flops == pytest.approx(forward, rel=0.01)
+
+
+def test_the_catalog_matches_every_data_set_present():
+    checked = 0
+    for name, shape in catalog.SHAPES.items():
+        if name != "digits" and not data.available(name):
+            continue
+        train, test = data.load(name, "train"), data.load(name, "test")
+        assert (train.num_classes, train.in_channels, train.image_size[0]) == \
+            (shape.classes, shape.channels, shape.size), name
+        assert (len(train), len(test)) == (shape.train, shape.test), name
+        checked += 1
+    assert checked >= 1
+    with pytest.raises(ValueError, match="no published size"):
+        catalog.shape("image_folder")
+
+
+def test_plan_on_the_command_line(capsys):
+    assert cli.main(["plan", "01_warm_start", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "profile smoke" in out and "1 CPU thread" in out
+    row = next(line for line in out.splitlines() if line.startswith("01_warm_start"))
+    assert row.split()[1:4] == ["2", "0", "2"]
+
+
+def test_the_paper_profile_is_planned_without_its_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("INITLAB_DATA", str(tmp_path / "no-data"))
+    plans = {study: plan.plan_study(study, profiles.load(study, "paper"))
+             for study in plan.MODULES}
+    # 02: 51 source models and 2,815 target runs (Tiny ImageNet's 15 counted as asked for);
+    # 03: a source per data set and 108 VGG11 runs; 05: 54 grid cells
+    assert {s: p.total for s, p in plans.items()} == {
+        "01_warm_start": 10, "02_clustered_init": 2866, "03_agop_nfm_init": 112,
+        "04_baselines_transfer": 7, "05_parameter_dynamics": 54}
+    assert all(p.missing == p.total and p.passes > 0 for p in plans.values())
+    vgg = {t.size for t in plans["03_agop_nfm_init"].trainings}
+    assert vgg == {224}  # ImageNet sources train nothing; every target VGG11 sees 224x224
