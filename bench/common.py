@@ -30,3 +30,21 @@ def timed(fn: Callable[[], object], repeats: int = 1) -> float:
 def header(title: str) -> None:
     print(f"# {title}\n# torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"device cpu")
+
+
+def per_sample_dataset(images, labels, mean, std):
+    """The seeds' data path, the baseline of every bench: a TensorDataset whose items go
+    one at a time through torchvision v2 (to float, normalize, flip, rotate up to 15 deg)."""
+    import torch
+    from torch.utils.data import TensorDataset
+    from torchvision.transforms import v2
+
+    transform = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std),
+                            v2.RandomHorizontalFlip(), v2.RandomRotation(15)])
+
+    class Transformed(TensorDataset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return transform(x), y
+
+    return Transformed(images, labels)

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field, replace
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision.transforms import v2
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import timed  # noqa: E402
+from common import per_sample_dataset, timed  # noqa: E402
 
 from initlab.data import ImageSet, augment, noise  # noqa: E402
 from initlab.models import build_model  # noqa: E402
@@ -103,20 +102,13 @@ def initlab_run(cfg: Config, steps: int, runtime: Runtime) -> None:
 def seeds_loop(cfg: Config, steps: int, device: torch.device, workers: int) -> None:
     """The baseline: per-sample CPU transforms in a DataLoader, float32, one model at a time."""
     mean, std = (0.5,) * cfg.shape[0], (0.25,) * cfg.shape[0]
-    transform = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std),
-                            v2.RandomHorizontalFlip(), v2.RandomRotation(15)])
-
-    class Transformed(TensorDataset):
-        def __getitem__(self, i):
-            x, y = super().__getitem__(i)
-            return transform(x), y
-
     for i in range(cfg.models):
         data = synthetic(steps * cfg.batch, cfg.shape, i)
         model = _model(cfg, i).to(device)
         opt = cfg.recipe.make_optimizer(model.parameters())
-        loader = DataLoader(Transformed(data.images, data.labels), batch_size=cfg.batch,
-                            shuffle=True, num_workers=workers, pin_memory=device.type == "cuda")
+        dataset = per_sample_dataset(data.images, data.labels, mean, std)
+        loader = DataLoader(dataset, batch_size=cfg.batch, shuffle=True, num_workers=workers,
+                            pin_memory=device.type == "cuda")
         for x, y in loader:
             loss = F.cross_entropy(model(x.to(device, non_blocking=True)), y.to(device))
             opt.zero_grad()

@@ -17,12 +17,11 @@ import sys
 
 import torch
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
-from torchvision.transforms import v2
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import timed  # noqa: E402
+from common import per_sample_dataset, timed  # noqa: E402
 
 from initlab.data import ImageSet, augment, noise  # noqa: E402
 from initlab.models import build_model  # noqa: E402
@@ -47,16 +46,9 @@ def flip_rotate(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
 def textbook_epoch(data: ImageSet, device: torch.device, workers: int) -> None:
     model = build_model("resnet18", 10, 3).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    transform = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD),
-                            v2.RandomHorizontalFlip(), v2.RandomRotation(15)])
-
-    class Augmented(TensorDataset):
-        def __getitem__(self, i):
-            x, y = super().__getitem__(i)
-            return transform(x), y
-
-    loader = DataLoader(Augmented(data.images, data.labels), batch_size=128, shuffle=True,
-                        num_workers=workers, pin_memory=device.type == "cuda")
+    dataset = per_sample_dataset(data.images, data.labels, MEAN, STD)
+    loader = DataLoader(dataset, batch_size=128, shuffle=True, num_workers=workers,
+                        pin_memory=device.type == "cuda")
     for x, y in loader:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.cross_entropy(model(x), y)
