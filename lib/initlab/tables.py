@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+Digits = int | Mapping[str, int]
 
-def to_markdown(frame: pd.DataFrame, digits: int = 3) -> str:
-    """A GitHub-flavoured Markdown table (pandas' own needs the optional `tabulate`)."""
-    def cell(value) -> str:
+
+def to_markdown(frame: pd.DataFrame, digits: Digits = 3) -> str:
+    """A GitHub-flavoured Markdown table (pandas' own needs the optional `tabulate`).
+
+    `digits` is one count for every float column or a mapping column -> count (others: 3), so
+    each number is rounded to what its spread supports (accuracies in % to one decimal).
+    """
+    def cell(value, column) -> str:
+        places = digits.get(column, 3) if isinstance(digits, Mapping) else digits
         if isinstance(value, (float, np.floating)):
-            return "" if np.isnan(value) else f"{value:.{digits}f}"
+            return "" if np.isnan(value) else f"{value:.{places}f}"
         return str(value)
 
     frame = frame.reset_index() if _has_named_index(frame) else frame
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    body = ["| " + " | ".join(cell(v, c) for v, c in zip(row, frame.columns)) + " |"
+            for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
 
 
@@ -27,7 +35,7 @@ def _has_named_index(frame: pd.DataFrame) -> bool:
     return any(name is not None for name in frame.index.names)
 
 
-def save(frame: pd.DataFrame, name: str, folder: Path, digits: int = 3) -> list[Path]:
+def save(frame: pd.DataFrame, name: str, folder: Path, digits: Digits = 3) -> list[Path]:
     """Write `<folder>/<name>.csv` and `.md`; return both paths."""
     folder.mkdir(parents=True, exist_ok=True)
     csv, md = folder / f"{name}.csv", folder / f"{name}.md"
@@ -69,3 +77,87 @@ def paired_difference(frame: pd.DataFrame, by: str, pair_on: str, baseline: str,
         rows.append({by: condition, "mean_difference": diff.mean(), "ci95_low": diff.mean() - half,
                      "ci95_high": diff.mean() + half, "p_value": p, "n": n})
     return pd.DataFrame(rows)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), NaNs left out of the family.
+
+    Sorted p_(1) <= ... <= p_(m): adjusted p_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)).
+    Use it wherever a table tests several settings at once instead of picking the best one.
+    """
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m, running = len(order), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean, interval low and high, n: Student t over `values`; no interval when n < 3.
+
+    With two values the t quantile is 12.7 and the interval says nothing a reader can use, so
+    tables leave it empty rather than print it.
+    """
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x)
+    mean = float(x.mean()) if n else np.nan
+    if n < 3:
+        return mean, np.nan, np.nan, n
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half, n
+
+
+def describe(frame: pd.DataFrame, by: Sequence[str], value: str = "value",
+             unit: str | None = None) -> pd.DataFrame:
+    """Mean, sd, n and 95% t-interval of `value` per group (interval empty where n < 3).
+
+    `unit` names the independent unit when rows are not independent (study 02: 10 tasks x 5
+    seeds): rows are first averaged within each unit, so n counts units and the interval is
+    over units, not over every run.
+    """
+    rows = []
+    for key, group in frame.groupby(list(by), sort=False):
+        values = group.groupby(unit, sort=False)[value].mean() if unit else group[value]
+        mean, low, high, n = t_interval(values)
+        key = key if isinstance(key, tuple) else (key,)
+        sd = float(np.std(values, ddof=1)) if n > 1 else np.nan
+        rows.append({**dict(zip(by, key)), "mean": mean, "sd": sd, "n": n,
+                     "ci95_low": low, "ci95_high": high})
+    return pd.DataFrame(rows)
+
+
+def paired_tests(frame: pd.DataFrame, by: str, pair_on: str | Sequence[str], baseline: str,
+                 value: str = "value", unit: str | None = None) -> pd.DataFrame:
+    """Each condition minus `baseline`, paired on `pair_on`: mean, 95% CI, p and Holm's p.
+
+    Pairs share seed and data, so the difference removes what both conditions share. With
+    `unit` (one of the `pair_on` columns, e.g. the task), differences are averaged within each
+    unit and the test runs over units (n = units). `p_holm` corrects for every condition of the
+    table being tested against the same baseline. No interval or p where n < 3.
+    """
+    from scipy import stats
+
+    pair_on = [pair_on] if isinstance(pair_on, str) else list(pair_on)
+    wide = frame.pivot_table(index=pair_on, columns=by, values=value)
+    if baseline not in wide.columns:
+        raise ValueError(f"baseline {baseline!r} is not among {list(wide.columns)}")
+    rows = []
+    for condition in wide.columns.drop(baseline):
+        diff = (wide[condition] - wide[baseline]).dropna()
+        if unit is not None:
+            diff = diff.groupby(level=unit, sort=False).mean()
+        mean, low, high, n = t_interval(diff)
+        p = stats.ttest_1samp(diff, 0.0).pvalue if n >= 3 else np.nan
+        rows.append({by: condition, "difference": mean, "ci95_low": low, "ci95_high": high,
+                     "n": n, "p_value": p})
+    table = pd.DataFrame(rows, columns=[by, "difference", "ci95_low", "ci95_high", "n",
+                                        "p_value"])
+    table["p_holm"] = holm(table["p_value"].to_numpy()) if len(table) else []
+    return table

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from initlab.tempfiles import is_disk_full, no_space, temp_path
+from initlab.training.recipe import effective_precision
 
 Result = dict[str, Any]  # table name -> DataFrame, or tensor name -> Tensor
 DONE = "DONE"
@@ -91,6 +92,8 @@ def _write_files(tmp: Path, settings, result: Result, runtime, seconds: float) -
     ran = dict(device=str(runtime.torch_device) if runtime else "", torch=torch.__version__,
                cpu_threads=torch.get_num_threads(), seconds=round(seconds, 3),
                runtime=dataclasses.asdict(runtime) if runtime else {})
+    if runtime and hasattr(settings, "precision"):  # what "auto" became on this device
+        ran["precision"] = effective_precision(runtime.torch_device, settings.precision)
     (tmp / RUNTIME).write_text(json.dumps(ran, indent=1))
     files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
              for p in sorted(tmp.iterdir())}

@@ -57,12 +57,22 @@ class Recipe:
                 group["lr"] *= self.lr_factor
 
 
+def effective_precision(device: torch.device | str, precision: str = "auto") -> str:
+    """What "auto" becomes on `device`: "bf16" on CUDA, "float32" elsewhere.
+
+    Notebooks state it and `runtime.json` records it, because a setting of "auto" alone does
+    not say which arithmetic produced a stored number.
+    """
+    kind = torch.device(device).type
+    return "bf16" if precision == "bf16" or (precision == "auto" and kind == "cuda") else "float32"
+
+
 def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
     """bf16 autocast where asked for or ("auto") on CUDA; float32 elsewhere.
 
     MPS autocast is incomplete and CPU autocast is slower than float32 for the small
     convolutions of these studies, so "auto" means bf16 on CUDA only.
     """
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    if effective_precision(device, precision) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
