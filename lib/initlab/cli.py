@@ -1,4 +1,5 @@
-"""`initlab`: run, re-render, plan and list the studies; check and fetch data sets."""
+"""`initlab`: run, re-render, plan and list the studies; compare the inits across them; check
+and fetch data sets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from initlab import console, paths, plan, profiles, report, runner, store
+from initlab import compare, console, paths, plan, profiles, report, runner, store
 from initlab.training.cluster import Cluster, parse_pairs
 from initlab.training.runtime import DEVICES, Runtime
 
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="studies, profiles and their settings")
     rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
     rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+    comp = sub.add_parser("compare", help="one page of every init across the studies that "
+                          "have run: figures/<profile>/compare.md")
+    comp.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+    comp.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                      metavar=("KEY", "VALUE"), help="the -p values the studies ran with (they "
+                      "name the output folder)")
     data = sub.add_parser("data", help="which data sets are present; fetch missing ones")
     data.add_argument("action", choices=("check", "download"))
     data.add_argument("names", nargs="*", help="data set names (default: all)")
@@ -108,7 +115,10 @@ def cmd_run(args, train: bool) -> int:
               "attempt); its outputs were left as they were. Run the same command to resume.",
               file=sys.stderr)
         return 130
-    print(f"report: {report.write(paths.output_name(args.profile, overrides))}", flush=True)
+    output = paths.output_name(args.profile, overrides)
+    if compare.has_scores(output):  # keep the page the report links in step with the runs
+        print(f"compare: {compare.write(output)}", flush=True)
+    print(f"report: {report.write(output)}", flush=True)
     return 1 if failed else 0
 
 
@@ -157,6 +167,18 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """Write the compare page of an output folder, then the report page that links it."""
+    overrides = {key: _parse_value(value) for key, value in args.param}
+    if args.profile not in profiles.PROFILES:
+        raise ValueError(f"unknown profile {args.profile!r}; choose one of "
+                         f"{', '.join(profiles.PROFILES)}")
+    output = paths.output_name(args.profile, overrides)
+    print(f"compare: {compare.write(output)}", flush=True)
+    print(f"report: {report.write(output)}", flush=True)
+    return 0
+
+
 def cmd_list() -> int:
     for study in runner.studies():
         print(study)
@@ -191,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, train=args.command == "run")
         if args.command == "plan":
             return cmd_plan(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         if args.command == "list":
             return cmd_list()
         if args.command == "report":

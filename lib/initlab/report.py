@@ -58,6 +58,23 @@ def _study_section(folder: Path, profile: str) -> list[str]:
     return lines
 
 
+def _compare_link(base: Path, output: str) -> list[str]:
+    """A link to compare.md (every init across the studies; `initlab compare`), and a warning
+    when a study wrote its init scores after the page was built."""
+    page = base / "compare.md"
+    if not page.exists():
+        return []
+    newer = [p.parent.name for p in base.glob("*/init_scores.csv")
+             if p.stat().st_mtime > page.stat().st_mtime]
+    line = "Every initializer across these studies, paired against Kaiming normal: " \
+           "[compare.md](compare.md)."
+    if newer:
+        line += (f" It is older than the init scores of {', '.join(sorted(newer))}: "
+                 f"`initlab compare --profile {output.split('+', 1)[0]}`"
+                 f"{' (with the same -p values)' if '+' in output else ''} rebuilds it.")
+    return [line, ""]
+
+
 def write(output: str = "smoke") -> Path:
     """Write the index page of an output folder (a profile, or a variant with overrides named
     by `paths.output_name`) and return its path."""
@@ -67,7 +84,7 @@ def write(output: str = "smoke") -> Path:
         raise ValueError(f"unknown profile {profile!r}; choose one of {choices}")
     base = paths.figures_dir(output)
     studies = sorted(p for p in base.iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").exists())
-    lines = [f"# initlab results: `{output}`", ""]
+    lines = [f"# initlab results: `{output}`", "", *_compare_link(base, output)]
     if not studies:
         lines.append(f"No study has run with this profile yet: `initlab run --profile {profile}`.")
     else:

@@ -60,7 +60,8 @@ def check_overrides(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     origin = typing.get_origin(hint)
     if origin is tuple:
-        items = value.split(",") if isinstance(value, str) else value
+        # `-p inits "kaiming_normal, orthogonal"`: the space after a comma is not a name's
+        items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
         if isinstance(items, (int, float)) and not isinstance(items, bool):
             items = [items]  # `-p gabor_layers 1`: YAML reads a one-item list as a number
         if not isinstance(items, (list, tuple)):
@@ -75,7 +76,10 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if hint is int and (isinstance(value, bool) or (isinstance(value, float) and value % 1)):
             raise ValueError(value)
         return hint(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as error:
+        if getattr(hint, "PARSES_SETTING", False):  # a kind whose errors say what is wrong
+            text = str(error)  # (inits.InitOptions): its own message, named once
+            raise TypeError(text if text.startswith(key) else f"{key}: {text}") from None
         raise TypeError(
             f"parameter {key!r} wants a {hint.__name__}, got {value!r}"
         ) from None
