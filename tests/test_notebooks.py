@@ -26,7 +26,8 @@ PROMISED = {
         "02_clustered_init.ipynb", "source_models.csv", "final_accuracy.csv", "final_accuracy.md",
         "fig2_best_vs_baselines.png", "fig2_best_vs_baselines.pdf", "fig3_by_clusters.png",
         "fig4_by_layers.png", "fig5_by_sources.png", "fig6_custom_aligned.png",
-        "fig7_gabor_by_layers.png", "fig8_first_layer_filters.png", "paired_vs_random.csv",
+        "fig7_gabor_by_layers.png", "fig8_first_layer_inits.png", "fig8_first_layer_filters.png",
+        "paired_vs_random.csv", "init_scores.csv",
         "reported_vs_ours.csv", "reported_vs_ours.md",
     ],
     "03_agop_nfm_init": [

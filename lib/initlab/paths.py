@@ -53,7 +53,8 @@ def output_name(profile: str, overrides: dict | None = None) -> str:
     (a hash when that gets long), so a variant never writes over the profile's outputs."""
     if not overrides:
         return profile
-    text = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+    values = {k: re.sub(r"\s*,\s*", ",", str(v).strip()) for k, v in overrides.items()}
+    text = ",".join(f"{k}={v}" for k, v in sorted(values.items()))
     slug = re.sub(r"[^A-Za-z0-9_.,=-]+", "_", text)
     if len(slug) > 60:
         slug = hashlib.sha256(text.encode()).hexdigest()[:12]

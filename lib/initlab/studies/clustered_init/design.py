@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from initlab import data
+from initlab.inits import InitSpec
 from initlab.seeds import derive_seed
 from initlab.studies.clustered_init import tasks
 from initlab.studies.clustered_init.settings import ClusteredInitSettings
@@ -66,20 +67,44 @@ def source_runs(cfg: ClusteredInitSettings) -> list[SourceRun]:
 
 
 def conditions(cfg: ClusteredInitSettings) -> list[Condition]:
-    """Experiments 1-8 as init settings, each once (the sweeps share their centre point)."""
+    """Experiments 1-8 as init settings, each once (the sweeps share their centre point).
+
+    Figure 8's first-layer-only inits (Gabor L = 1 and clustered L = 1 at N = n_sources,
+    K = clusters, the original's by-L sweep point) are always in, even where the settings'
+    sweeps leave L = 1 out."""
     out = [dict(init="random"), dict(init="pretrained", n_sources=cfg.source_models)]
-    out += [dict(init="gabor", layers=n) for n in cfg.gabor_layers]
+    out += [dict(init="gabor", layers=n) for n in dict.fromkeys((*cfg.gabor_layers, 1))]
+    out += user_conditions(cfg)
     points = [(n, cfg.clusters, cfg.layers) for n in cfg.sweep_sources]
     points += [(cfg.n_sources, k, cfg.layers) for k in cfg.sweep_clusters]
-    points += [(cfg.n_sources, cfg.clusters, n) for n in cfg.sweep_layers]
+    points += [(cfg.n_sources, cfg.clusters, n) for n in (*cfg.sweep_layers, 1)]
     for distance in cfg.distances:
-        out += [dict(init="clustered", distance=distance, n_sources=n, clusters=k, layers=n_l,
-                     noise=cfg.noise, rescale=cfg.rescale, kmeans_sample=cfg.kmeans_sample)
-                for n, k, n_l in dict.fromkeys(points)]
+        out += [clustered(cfg, distance, n, k, n_l) for n, k, n_l in dict.fromkeys(points)]
     out.append(dict(init="random", custom=True))
     out += [dict(init="aligned", custom=True, n_sources=cfg.align_sources, layers=n, matching=m)
             for n in cfg.align_layers for m in cfg.align_matchings]
     return out
+
+
+def user_conditions(cfg: ClusteredInitSettings) -> list[Condition]:
+    """The user's own inits (`cfg.inits`), each with its options and source hash."""
+    return [dict(init=name, user_init=InitSpec.of(name, cfg.init_options.get(name)))
+            for name in cfg.inits]
+
+
+def clustered(cfg: ClusteredInitSettings, distance: str, n_sources: int, clusters: int,
+              layers: int) -> Condition:
+    """One clustered condition with the settings' noise, rescale and k-means sample."""
+    return dict(init="clustered", distance=distance, n_sources=n_sources, clusters=clusters,
+                layers=layers, noise=cfg.noise, rescale=cfg.rescale,
+                kmeans_sample=cfg.kmeans_sample)
+
+
+def first_layer_conditions(cfg: ClusteredInitSettings) -> list[Condition]:
+    """Figure 8 (as the original's): random and the inits that set the stem alone: Gabor
+    L = 1 and clustered L = 1 for every distance (N = n_sources, K = clusters)."""
+    return [dict(init="random"), dict(init="gabor", layers=1),
+            *(clustered(cfg, d, cfg.n_sources, cfg.clusters, 1) for d in cfg.distances)]
 
 
 def target_pairs(cfg: ClusteredInitSettings) -> list[tuple[int, int]]:
@@ -88,24 +113,26 @@ def target_pairs(cfg: ClusteredInitSettings) -> list[tuple[int, int]]:
 
 
 def target_runs(cfg: ClusteredInitSettings, conds: list[Condition]) -> list[TargetRun]:
-    """Each condition on every target task under every seed (condition-major order, so the
-    cached clusterings serve a condition's runs one after another)."""
+    """Each condition on every target task under every seed (condition-major, then seed-major
+    order: a seed's clusterings, cached per process, serve its tasks one after another)."""
     runs = []
     for cond in conds:
         base = template(cfg, cond.get("custom", False))
-        if cond["init"] in ("random", "gabor"):  # no sources: keep their settings out of the name
+        if cond["init"] in ("random", "gabor") or "user_init" in cond:  # no sources: keep
+            # their settings out of the name
             base = dataclasses.replace(base, **SOURCE_DEFAULTS)
-        for pair in target_pairs(cfg):
-            for r in range(cfg.runs):
+        for r in range(cfg.runs):
+            for pair in target_pairs(cfg):
                 runs.append(dataclasses.replace(base, task=pair, seed=cfg.seed + r, **cond))
     return runs
 
 
 def tiny_runs(cfg: ClusteredInitSettings) -> list[TargetRun]:
     """Experiments 9-11 on all 200 Tiny ImageNet classes: random, a CIFAR-100 source model with
-    a new 200-way fc, and clustered (Fourier, N = 6, K = 3, L = 17)."""
+    a new 200-way fc, and clustered (Fourier, N = 6, K = 3, L = 17). No augmentation: the
+    original's Tiny ImageNet pipeline had none (only tensor conversion and normalization)."""
     base = dataclasses.replace(
-        template(cfg), dataset="tiny_imagenet", task=(), image_size=0,
+        template(cfg), dataset="tiny_imagenet", task=(), image_size=0, augment=False,
         train_size=cfg.tiny_train_size, test_size=cfg.tiny_test_size, epochs=cfg.tiny_epochs,
         source_dataset=cfg.dataset, source_image_size=cfg.image_size,
         source_train_size=cfg.train_size, source_test_size=cfg.test_size)
@@ -133,16 +160,10 @@ def tiny_imagenet_status(cfg: ClusteredInitSettings) -> tuple[bool, str]:
     return True, ""
 
 
-def shown_conditions(cfg: ClusteredInitSettings, best: list[str]) -> list[Condition]:
-    """The conditions of Figure 8: random, the first Gabor setting, the best clustered ones
-    (labels in `best`), pretrained and, if run, the widest aligned setting."""
-    by_label = {label(c): c for c in conditions(cfg)}
-    shown = [dict(init="random"), dict(init="gabor", layers=cfg.gabor_layers[0]),
-             *(by_label[b] for b in best), by_label["pretrained"]]
-    if cfg.align_layers:
-        shown.append(dict(init="aligned", custom=True, n_sources=cfg.align_sources,
-                          layers=max(cfg.align_layers), matching=cfg.align_matchings[0]))
-    return shown
+def filter_conditions(cfg: ClusteredInitSettings) -> list[Condition]:
+    """The extra filter pictures: Figure 8's first-layer inits, then a pretrained stem (what
+    trained filters look like)."""
+    return [*first_layer_conditions(cfg), dict(init="pretrained", n_sources=cfg.source_models)]
 
 
 def describe(cfg: ClusteredInitSettings, profile: str, out: Path) -> str:

@@ -1,8 +1,9 @@
 """Study 02's figures, each a function of the curves frame (`results.curves`) returning a
-matplotlib Figure; the notebook saves them with `plots.save`. Intervals are seaborn's bootstrap
-95% intervals over runs (seeded, so a figure redraws the same). The original report's numbers
-are drawn as crimson marks: on CIFAR-100 on the same axis, on another data set on their own
-right-hand axis (compare the shape, not the level).
+matplotlib Figure; the notebook saves them with `plots.save`. Curves and points are means over
+target tasks (each task's seeds averaged first: the task is the independent unit, as in the
+tables) with the same 95% t-interval as the tables, drawn only where there are 3 or more
+tasks. The original report's numbers are drawn as crimson marks: on CIFAR-100 on the same
+axis, on another data set on their own right-hand axis (compare the shape, not the level).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from initlab import plots
-from initlab.studies.clustered_init.design import label
+from initlab import plots, tables
+from initlab.studies.clustered_init.design import first_layer_conditions, label
 from initlab.studies.clustered_init.results import (
     REPORTED_BASELINES,
     REPORTED_BY_CLUSTERS,
@@ -38,11 +39,25 @@ SWEEP_NAMES = {"clusters": "number of clusters K", "layers": "number of layers L
 SYMBOLS = {"n_sources": "N", "clusters": "K", "layers": "L"}
 
 
+def t_band(values: Sequence[float]) -> tuple[float, float]:
+    """The tables' 95% t-interval of a mean (`tables.t_interval`); NaN (no band) if n < 3."""
+    _, low, high, _ = tables.t_interval(values)
+    return low, high
+
+
+def unit_means(frame: pd.DataFrame, keys: Sequence[str], unit: str) -> pd.DataFrame:
+    """Accuracy averaged within each unit (a target task: its seeds are not independent)."""
+    return (frame.groupby([*keys, unit, "epoch"], sort=False).accuracy.mean()
+            .reset_index())
+
+
 def curve_panel(frame: pd.DataFrame, hue: str, order: Sequence[str], ax: Axes,
-                title: str) -> None:
-    """Mean validation accuracy per epoch with its 95% interval (bootstrap over runs)."""
-    sns.lineplot(data=frame, x="epoch", y="accuracy", hue=hue, hue_order=order,
-                 errorbar=("ci", 95), n_boot=300, seed=0, marker="o", markersize=4, ax=ax)
+                title: str, unit: str = "task") -> None:
+    """Mean validation accuracy per epoch over units, with its 95% t-interval (n >= 3)."""
+    means = unit_means(frame, [hue], unit)
+    sns.lineplot(data=means, x="epoch", y="accuracy", hue=hue, hue_order=order,
+                 errorbar=t_band if means[unit].nunique() >= 3 else None, marker="o",
+                 markersize=4, ax=ax)
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7, title=None)
@@ -65,44 +80,59 @@ def mark_reported(ax: Axes, series: Marks, dataset: str) -> None:
 
 
 def best_vs_baselines(curves: pd.DataFrame, order: Sequence[str], dataset: str) -> Figure:
-    """Figure 2: the curves of `order` (random, pretrained, best Gabor, best clustered)."""
+    """Figure 2: the curves of `order` (random, pretrained, best Gabor, best clustered; the
+    best picked on these data, so the figure describes and does not test)."""
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     curve_panel(curves[curves.label.isin(order)], "label", order, ax,
-                f"Best clustered settings vs baselines ({dataset}, mean and 95% CI over runs)")
+                f"Highest-mean clustered settings vs baselines ({dataset}, mean over tasks)")
     return fig
 
 
 def sweep(curves: pd.DataFrame, cfg: ClusteredInitSettings, key: str) -> Figure:
     """Figures 3-5: curves per distance for each value of `key` (clusters, layers or
-    n_sources; the other two at the centre point), then final accuracy vs `key` beside the
-    report's numbers."""
+    n_sources; the other two at the centre point) beside random init's curve, as the original
+    drew it; then final accuracy vs `key`, random's level and the report's numbers."""
     centre = dict(n_sources=cfg.n_sources, clusters=cfg.clusters, layers=cfg.layers)
     fixed = {k: v for k, v in centre.items() if k != key}
-    reported = SWEEP_REPORTED[key]
     fig, axes = plt.subplots(1, len(cfg.distances) + 1,
                              figsize=(4.3 * (len(cfg.distances) + 1), 3.8))
     rows = curves.query("init == 'clustered'")
     for k, v in fixed.items():
         rows = rows[rows[k] == v]
+    random = curves[(curves.init == "random") & ~curves.custom.astype(bool)]
     for ax, distance in zip(axes, cfg.distances):
         part = rows[rows.distance == distance].assign(
             setting=lambda d: f"{key}=" + d[key].astype(str))
-        order = [f"{key}={v}" for v in sorted(part[key].unique())]
-        curve_panel(part, "setting", order, ax, distance)
-    last, ax = final(rows), axes[-1]
-    sns.pointplot(data=last, x=key, y="accuracy", hue="distance", hue_order=list(cfg.distances),
-                  errorbar=("ci", 95), n_boot=300, seed=0, dodge=0.3, ax=ax)
-    values = sorted(last[key].unique())
-    ax.set(xlabel=key, ylabel=f"accuracy at epoch {int(last.epoch.max())} (%)",
-           title="final, 95% CI")
-    ax.legend(fontsize=7, loc="best")
-    mark_reported(ax, [([(i, reported[d][v]) for i, v in enumerate(values) if v in reported[d]],
-                        marker, f"reported {d}")
-                       for d, marker in (("euclidean", "x"), ("fourier_real", "+"))], cfg.dataset)
+        order = ["random", *(f"{key}={v}" for v in sorted(part[key].unique()))]
+        curve_panel(pd.concat([random.assign(setting="random"), part]), "setting", order, ax,
+                    distance)
+    _sweep_final(axes[-1], rows, random, cfg, key)
     fixed_text = ", ".join(f"{SYMBOLS[k]}={v}" for k, v in fixed.items())
     fig.suptitle(f"Clustered init by {SWEEP_NAMES[key]} ({fixed_text})")
     fig.tight_layout()
     return fig
+
+
+def _sweep_final(ax: Axes, rows: pd.DataFrame, random: pd.DataFrame,
+                 cfg: ClusteredInitSettings, key: str) -> None:
+    """Final accuracy vs `key` per distance (mean over tasks, t-interval), random init's final
+    mean as a grey line (its interval as a band), and the report's numbers."""
+    last = unit_means(final(rows), ["distance", key], "task")
+    sns.pointplot(data=last, x=key, y="accuracy", hue="distance", hue_order=list(cfg.distances),
+                  errorbar=t_band, dodge=0.3, ax=ax)
+    base = final(random).groupby("task").accuracy.mean()
+    mean, low, high, _ = tables.t_interval(base)
+    ax.axhline(mean, color="0.4", linestyle="--", label="random")
+    if not np.isnan(low):
+        ax.axhspan(low, high, color="0.4", alpha=0.15, lw=0)
+    values = sorted(last[key].unique())
+    ax.set(xlabel=key, ylabel=f"accuracy at epoch {int(rows.epoch.max())} (%)",
+           title="final, mean over tasks")
+    ax.legend(fontsize=7, loc="upper left")  # the report's marks take the lower right
+    reported = SWEEP_REPORTED[key]
+    mark_reported(ax, [([(i, reported[d][v]) for i, v in enumerate(values) if v in reported[d]],
+                        marker, f"reported {d}")
+                       for d, marker in (("euclidean", "x"), ("fourier_real", "+"))], cfg.dataset)
 
 
 def _curves_and_final(frame: pd.DataFrame, order: list[str], reported: dict[str, float],
@@ -111,11 +141,11 @@ def _curves_and_final(frame: pd.DataFrame, order: list[str], reported: dict[str,
     numbers (right)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     curve_panel(frame, "label", order, axes[0], title)
-    last = final(frame)
-    sns.pointplot(data=last, x="label", y="accuracy", order=order, errorbar=("ci", 95),
-                  n_boot=300, seed=0, linestyle="none", ax=axes[1])
-    axes[1].set(xlabel="", ylabel=f"accuracy at epoch {int(last.epoch.max())} (%)",
-                title="final, 95% CI")
+    last = unit_means(final(frame), ["label"], "task")
+    sns.pointplot(data=last, x="label", y="accuracy", order=order, errorbar=t_band,
+                  linestyle="none", ax=axes[1])
+    axes[1].set(xlabel="", ylabel=f"accuracy at epoch {int(frame.epoch.max())} (%)",
+                title="final, mean over tasks")
     if rotate:
         axes[1].tick_params(axis="x", rotation=30)
     marks = [(i, reported[o]) for i, o in enumerate(order) if o in reported]
@@ -143,17 +173,33 @@ def gabor_by_layers(curves: pd.DataFrame, cfg: ClusteredInitSettings) -> Figure:
                              "Gabor init: validation accuracy", cfg.dataset)
 
 
+def first_layer_inits(curves: pd.DataFrame, cfg: ClusteredInitSettings) -> Figure:
+    """Figure 8, as the original's: inits that set the first layer alone (Gabor L = 1 and
+    clustered L = 1 per distance) against random init; the report's L = 1 numbers (its
+    N = 10, K = 10) are marked beside ours for the same distance."""
+    order = [label(c) for c in first_layer_conditions(cfg)]
+    reported = {"random": REPORTED_BASELINES["random"], "Gabor L=1": REPORTED_GABOR[1]}
+    for cond, text in zip(first_layer_conditions(cfg)[2:], order[2:]):
+        if cond["distance"] in REPORTED_BY_LAYERS:
+            reported[text] = REPORTED_BY_LAYERS[cond["distance"]][1]
+    rows = curves[curves.label.isin(order) & ~curves.custom.astype(bool)]
+    return _curves_and_final(rows, order, reported,
+                             "Inits of the first layer only: validation accuracy", cfg.dataset,
+                             rotate=True)
+
+
 def first_layer_filters(examples: dict[str, np.ndarray]) -> Figure:
-    """Figure 8: one row of stem filters per condition (`runs.first_layer_filters`), colour
-    scale per row, red positive."""
+    """Beside Figure 8: one row of stem filters per condition (`runs.first_layer_filters`),
+    colour scale per row, red positive."""
     grid = np.stack([np.asarray(v) for v in examples.values()])
     return plots.image_grid(grid, row_labels=list(examples), cmap="RdBu_r", symmetric=True,
                             cell=0.8, title="First-layer filters at initialization")
 
 
 def tiny_imagenet(tiny: pd.DataFrame) -> Figure:
-    """Figure 9: Tiny ImageNet curves of random, pretrained and clustered init."""
+    """Figure 9: Tiny ImageNet curves of random, pretrained and clustered init (one task, so
+    each seed is a unit)."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     curve_panel(tiny, "init", ["random", "pretrained", "clustered"], ax,
-                "Tiny ImageNet (200 classes)")
+                "Tiny ImageNet (200 classes)", unit="seed")
     return fig

@@ -1,21 +1,22 @@
-"""Study 02's numbers: per-epoch curves, per-condition summaries with 95% intervals, the best
-clustered settings, the paired comparison with random init, the original report's numbers and
-the comparison with ours. Pure functions of stored results and frames: nothing here trains,
-reads the store or plots.
+"""Study 02's numbers: per-epoch curves, per-condition summaries, the best clustered settings
+(a description), the paired tests of every condition against random init, the runs' scores for
+the cross-study comparison, the original report's numbers and the comparison with ours. Pure
+functions of stored results and frames: nothing here trains, reads the store or plots.
+
+The runs are target tasks x seeds: a task's seeds share its data, so every interval and test
+takes the task as its unit (seeds averaged within a task first), and pairs match on
+(task, seed). Intervals and p-values are left empty where fewer than 3 tasks were run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from initlab import store, tables
 from initlab.studies.clustered_init.design import label
 from initlab.studies.clustered_init.settings import ClusteredInitSettings
-from initlab.studies.clustered_init.specs import SourceRun, TargetRun, task_name
+from initlab.studies.clustered_init.specs import INITS, STUDY, SourceRun, TargetRun, task_name
 
 __all__ = ["label"]  # re-exported: the notebook and figures name conditions with it
 
@@ -39,6 +40,10 @@ REPORTED_CUSTOM = {"random": 58.84, 1: 58.85, 2: 58.57, 4: 58.74}  # aligned: gr
 REPORTED_TINY = {"random": (28.246, 30.924), "pretrained": (28.338, 30.268),
                  "clustered": (31.1, 35.374)}  # epoch 5, epoch 15; 5 runs
 REPORTED_SOURCES = {"mean": 58.0, "min": 43.0, "max": 70.2}  # final val accuracy, 45 models
+# Rounding of the saved and shown tables: accuracies in % to one decimal, p-values to three
+DIGITS = {c: 1 for c in ("mean", "sd", "ci95_low", "ci95_high", "difference", "accuracy", "min",
+                         "max", "value", "ours_mean", "ours_ci95", "ours - reported")}
+DIGITS.update(p_value=3, p_holm=3, reported=2)
 CONDITION_FIELDS = ("init", "distance", "n_sources", "clusters", "layers", "matching", "noise",
                     "rescale", "custom")
 
@@ -59,30 +64,18 @@ def final(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame.epoch == frame.epoch.max()].reset_index(drop=True)
 
 
-def interval(values: pd.Series) -> pd.Series:
-    """Mean, std, t-based 95% interval and count of one group's values."""
-    n, mean = len(values), values.mean()
-    half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-    return pd.Series(dict(mean=mean, std=values.std(ddof=1), ci95_low=mean - half,
-                          ci95_high=mean + half, n=n))
-
-
-def summary(frame: pd.DataFrame, by: Sequence[str] = ("label",),
-            value: str = "accuracy") -> pd.DataFrame:
-    """One row per group (in order of appearance): mean, std, 95% interval and n of `value`."""
-    out = frame.groupby(list(by), sort=False)[value].apply(interval).unstack().reset_index()
-    return out.astype({"n": int})
-
-
 def condition_summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """`summary` at the last epoch, keeping each condition's settings as columns."""
+    """Final accuracy per condition (design order) with its settings as columns: mean, sd, n
+    and 95% t-interval over target tasks (each task's seeds averaged first: the seeds of a
+    task share its data, so the task is the independent unit; no interval where n < 3)."""
     fields = [f for f in CONDITION_FIELDS if f in frame.columns]
-    return summary(final(frame), ["label", *fields])
+    return tables.describe(final(frame), ["label", *fields], value="accuracy", unit="task")
 
 
 def best_clustered(table: pd.DataFrame) -> pd.DataFrame:
-    """Per distance, the clustered condition with the highest mean final accuracy (chosen on
-    the validation data it is reported on, as the original did: an optimistic pick)."""
+    """Per distance, the clustered condition with the highest mean final accuracy. Picked on
+    the data it is reported on (as the original did), so it is a description, never a test:
+    `paired_vs_random` tests every setting with Holm's correction instead."""
     clustered = table[table.init == "clustered"]
     return clustered.loc[clustered.groupby("distance", sort=False)["mean"].idxmax()]
 
@@ -93,15 +86,79 @@ def best_gabor(table: pd.DataFrame) -> str:
 
 
 def main_labels(table: pd.DataFrame) -> list[str]:
-    """Figure 2's conditions: random, pretrained, the best Gabor and best clustered ones."""
-    return ["random", "pretrained", best_gabor(table), *best_clustered(table).label]
+    """Figure 2's conditions: random, pretrained, the best Gabor and best clustered ones, and
+    the user's own inits (settings `inits`)."""
+    return ["random", "pretrained", best_gabor(table), *best_clustered(table).label,
+            *user_labels(table)]
+
+
+def user_labels(table: pd.DataFrame) -> list[str]:
+    """The labels of the user's own inits (any init the study does not define)."""
+    return list(dict.fromkeys(table.label[~table.init.isin(INITS)]))
 
 
 def best_text(best: pd.DataFrame) -> str:
     """One Markdown line naming the best clustered setting per distance and its accuracy."""
-    return ("Best clustered setting per distance (picked on the validation data, as the "
-            "original did): " + "; ".join(f"`{b.label}` {b['mean']:.2f}%"
-                                          for _, b in best.iterrows()))
+    return ("Highest mean per distance (picked on the same validation data, so descriptive "
+            "only; the tests below cover every setting): " + "; ".join(
+                f"`{b.label}` {b['mean']:.1f}% (n = {b.n})" for _, b in best.iterrows()))
+
+
+def interval_note(*frames: pd.DataFrame) -> str:
+    """The sentence a notebook prints under its tables: where n < 3 no interval is shown."""
+    rows = pd.concat([f[["n"]] for f in frames], ignore_index=True)
+    few = int((rows.n < 3).sum())
+    return (f"Intervals and p-values need n >= 3 units (target tasks): {few} of {len(rows)} "
+            "rows have fewer and are left empty.")
+
+
+def paired_vs_random(frame: pd.DataFrame) -> pd.DataFrame:
+    """Final accuracy of every condition minus random init (custom-model conditions: minus
+    random custom init), paired on (target task, seed), averaged within each task and tested
+    over tasks. `p_holm` is Holm's correction over every row of the table: all settings are
+    tested, none is singled out after looking at the results."""
+    last = final(frame)
+    custom = last.custom.astype(bool)
+    parts = [(last[~custom], "random"), (last[custom], "random (custom)")]
+    table = pd.concat([tables.paired_tests(rows, by="label", pair_on=["task", "seed"],
+                                           baseline=base, value="accuracy", unit="task")
+                       .assign(baseline=base)
+                       for rows, base in parts if base in set(rows.label)], ignore_index=True)
+    table["p_holm"] = tables.holm(table.p_value.to_numpy())
+    order = {name: i for i, name in enumerate(dict.fromkeys(last.label))}  # design order
+    table = table.sort_values("label", key=lambda c: c.map(order)).reset_index(drop=True)
+    return table[["label", "baseline", "difference", "ci95_low", "ci95_high", "n", "p_value",
+                  "p_holm"]]
+
+
+def holm_text(paired: pd.DataFrame, level: float = 0.05) -> str:
+    """One sentence: how many of the tested settings differ from their baseline at Holm's
+    adjusted p < `level`, and which, with their mean difference."""
+    tested = paired.dropna(subset=["p_holm"])
+    if tested.empty:
+        return "No setting could be tested (every row has fewer than 3 target tasks)."
+    hits = tested[tested.p_holm < level]
+    names = "; ".join(f"`{r.label}` {r.difference:+.1f} points" for r in hits.itertuples())
+    return (f"Of the {len(tested)} settings tested against their random baseline, {len(hits)} "
+            f"differ at Holm-adjusted p < {level}" + (f": {names}." if names else "."))
+
+
+def init_scores(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """One row per run for the cross-study comparison (`initlab compare`): its final
+    validation accuracy (%) and its condition's label.
+
+    `unit` is the target task ("task=5-6"), the independent unit of this study: the comparison
+    averages a unit's rows (the task's seeds) before its intervals and pairs, so n counts tasks,
+    as in this study's own tables; `seed` completes the run's (task, seed) pairing key. The
+    custom ResNet-18's conditions are another model, so their metric names it (a panel of
+    their own) and their baseline is random init of that model."""
+    last = final(frame)
+    custom = last.custom.astype(bool).to_numpy()
+    metric = f"validation accuracy at epoch {int(last.epoch.max())} (%)"
+    return pd.DataFrame(dict(
+        study=STUDY, dataset=dataset, init=last.label, unit="task=" + last.task.astype(str),
+        value=last.accuracy, metric=np.where(custom, metric + ", custom ResNet-18", metric),
+        baseline=np.where(custom, "random (custom)", "random"), seed=last.seed))
 
 
 def source_table(specs: list[SourceRun], results: list[store.Result]) -> pd.DataFrame:
@@ -116,23 +173,13 @@ def source_table(specs: list[SourceRun], results: list[store.Result]) -> pd.Data
 
 
 def source_summary(sources: pd.DataFrame) -> pd.DataFrame:
-    """Mean, min, max and count of the source models' accuracy (standard / custom), beside
+    """Mean, min, max and number n of the source models' accuracy (standard / custom), beside
     the report's 45 standard models."""
     out = sources.groupby("custom").accuracy.agg(["mean", "min", "max", "count"])
+    out = out.rename(columns={"count": "n"})
     r = REPORTED_SOURCES
     out["reported (45 standard models)"] = f"{r['mean']} ({r['min']}-{r['max']})"
     return out
-
-
-def paired_vs_random(frame: pd.DataFrame, main: Sequence[str]) -> pd.DataFrame:
-    """Final accuracy of each `main` condition minus random init, and of each custom-model
-    condition minus random custom init, paired on (target task, seed)."""
-    last = final(frame)
-    parts = [(last[last.label.isin(main)], "random"),
-             (last[last.custom.astype(bool)], "random (custom)")]
-    return pd.concat([tables.paired_difference(rows, by="label", pair_on="pair", baseline=base,
-                                               value="accuracy").assign(baseline=base)
-                      for rows, base in parts], ignore_index=True)
 
 
 def _ours(table: pd.DataFrame, **fields: object) -> tuple[str, float, float, int]:
@@ -184,14 +231,14 @@ def reported_vs_ours(cfg: ClusteredInitSettings, table: pd.DataFrame, profile: s
 
 
 def tiny_table(frame: pd.DataFrame, epochs: tuple[int, ...] = (5, 15)) -> pd.DataFrame:
-    """Table 1: Tiny ImageNet accuracy at the reported epochs (ours at the nearest one run)."""
-    rows = []
-    last = int(frame.epoch.max())
-    for init, group in frame.groupby("init", sort=False):
-        row = {"init": init}
-        for i, epoch in enumerate(epochs):
-            ours = min(epoch, last)
-            row[f"reported epoch {epoch}"] = REPORTED_TINY[init][i]
-            row[f"ours epoch {ours}"] = group[group.epoch == ours].accuracy.mean()
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """Table 1: Tiny ImageNet accuracy at the reported epochs (ours at the nearest one run):
+    mean, sd, n and 95% interval over runs (one task, so each seed is a unit)."""
+    last, parts = int(frame.epoch.max()), []
+    for i, epoch in enumerate(epochs):
+        ours = min(epoch, last)
+        part = tables.describe(frame[frame.epoch == ours], ["init"], value="accuracy")
+        part.insert(1, "reported epoch", epoch)
+        part.insert(2, "reported", [REPORTED_TINY[k][i] for k in part.init])
+        part.insert(3, "ours epoch", ours)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)

@@ -46,6 +46,8 @@ from initlab.training.fit import fit
 from initlab.training.loop import History, evaluate
 from initlab.training.runtime import Runtime
 
+INIT_BATCH = 256  # training images a user's data-dependent init (LSUV) sees
+
 # --------------------------------------------------------------------------- data and models
 
 
@@ -123,33 +125,44 @@ def source_model(spec: SourceRun, runtime: Runtime | None = None,
     return model.eval()
 
 
+def kmeans_seed(run_seed: int, index: int, clusters: int, distance: str) -> int:
+    """The k-means seed of one layer's clustering for the target runs of seed `run_seed`:
+    each seed draws its own clustering (as the original re-ran k-means for each of its
+    models), so the spread over seeds includes the clustering's own variability."""
+    return derive_seed(run_seed, "kmeans", index, clusters, distance)
+
+
 @functools.lru_cache(maxsize=48)
 def fitted_layer(sources: tuple[SourceRun, ...], index: int, clusters: int, distance: str,
-                 sample: int) -> Clusters:
-    """One layer's k-means over the stored sources' slices (they must be stored already).
+                 sample: int, seed: int = 0) -> Clusters:
+    """One layer's k-means over the stored sources' slices for the target runs of seed `seed`
+    (the sources must be stored already).
 
-    Cached per process: k-means is the slow step of a clustered init and every run of a
-    condition (all target tasks and seeds) uses the same clustering (its seed depends on the
-    sources, layer, K and distance only). The `Clusters` tensors are only read by the init
-    (each draw copies centres). Slices are read from the cached state dicts: k-means needs
-    only the conv weights, so one model is built, for the layer's name.
+    Cached per process: k-means is the slow step of a clustered init and every target task of
+    one seed uses the same clustering (`design.target_runs` lists a seed's tasks one after
+    another). The `Clusters` tensors are only read by the init (each draw copies centres).
+    Slices are read from the cached state dicts: k-means needs only the conv weights, so one
+    model is built, for the layer's name.
     """
     name, _ = main_convs(source_model(sources[0], train=False))[index]
     weights = [source_state(s, train=False)[f"{name}.weight"] for s in sources]
     slices = torch.cat([w.reshape(-1, *w.shape[-2:]) for w in weights])
-    seed = derive_seed(sources[0].seed, "kmeans", index, clusters, distance)
-    return fit_clusters(slices, clusters, distance, seed, sample)
+    return fit_clusters(slices, clusters, distance, kmeans_seed(seed, index, clusters, distance),
+                        sample)
 
 
 # --------------------------------------------------------------------------- target runs
 
 
 def apply_init(spec: TargetRun, model: nn.Module, runtime: Runtime | None = None,
-               train: bool = True) -> nn.Module:
-    """Initialize a fresh model in place by `spec.init` (training missing sources if `train`)."""
+               train: bool = True, batch: torch.Tensor | None = None) -> nn.Module:
+    """Initialize a fresh model in place by `spec.init` (training missing sources if `train`);
+    `batch` (training inputs) reaches a user's init that asks for data (LSUV)."""
     seed = derive_seed(spec.seed, "init", spec.init, *spec.task)
     if spec.init == "random":
         return model
+    if spec.user_init is not None:
+        return spec.user_init.apply(model, seed, data=batch)
     if spec.init == "gabor":
         return initialize(model, "gabor", layers=spec.layers, seed=seed, rescale=spec.rescale)
     sources = sources_of(spec, spec.n_sources)
@@ -162,7 +175,7 @@ def apply_init(spec: TargetRun, model: nn.Module, runtime: Runtime | None = None
         for source in sources:
             ensure_source(source, runtime, train)
         fitted = [fitted_layer(tuple(sources), i, spec.clusters, spec.distance,
-                               spec.kmeans_sample) for i in range(spec.layers)]
+                               spec.kmeans_sample, spec.seed) for i in range(spec.layers)]
         return initialize(model, "clustered", layers=spec.layers, fitted=fitted, noise=spec.noise,
                           rescale=spec.rescale, seed=seed)
     if spec.init == "aligned":
@@ -176,7 +189,12 @@ def initialized_model(spec: TargetRun, reference: data.ImageSet, runtime: Runtim
                       train: bool = True) -> nn.Module:
     """The model a target run starts from (the same base draw for every init of a pair)."""
     model = new_model(spec, reference, derive_seed(spec.seed, "target-model", *spec.task))
-    return apply_init(spec, model, runtime, train)
+    batch = None
+    if spec.user_init is not None:  # a seeded batch of the task's training images
+        size = min(INIT_BATCH, len(reference))
+        batch = reference.chunks(1, size, derive_seed(spec.seed, "init-batch", *spec.task))[0]
+        batch = batch.to_float()
+    return apply_init(spec, model, runtime, train, batch)
 
 
 def run_target(spec: TargetRun, runtime: Runtime) -> store.Result:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from initlab.inits import InitOptions, check_methods, check_options
+from initlab.settings import check_choices
+from initlab.training.recipe import PRECISIONS
+
 
 @dataclass(frozen=True)
 class ClusteredInitSettings:
@@ -28,6 +32,7 @@ class ClusteredInitSettings:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     lr_every: int = 6
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, float32 elsewhere) | float32 | bf16
     source_models: int = 45  # the first N source tasks of a seeded order get a model
     source_epochs: int = 25
     source_lr_factor: float = 0.5
@@ -57,6 +62,10 @@ class ClusteredInitSettings:
     tiny_test_size: int = 0  # 0 = all 10,000 (the labelled val set)
     tiny_epochs: int = 15
     tiny_runs: int = 5
+    # your own inits beside random/Gabor/clustered: registered names or "module:function",
+    # each trained on every target task and seed (docs/your-initializer.md)
+    inits: tuple[str, ...] = ()
+    init_options: InitOptions = InitOptions()  # YAML: "{orthogonal: {gain: 1.4}}"
     seed: int = 0
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -75,3 +84,8 @@ class ClusteredInitSettings:
                       tiny_test_size=2000, tiny_epochs=4, tiny_runs=2),
         "paper": dict(),
     }
+
+    def __post_init__(self) -> None:
+        check_choices("precision", self.precision, PRECISIONS)
+        check_methods(self.inits)
+        check_options(self.init_options.as_dict(), self.inits)

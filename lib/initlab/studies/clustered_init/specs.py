@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+from initlab.inits import InitSpec
 from initlab.seeds import derive_seed
 from initlab.studies.clustered_init import tasks
 from initlab.training.recipe import Recipe
@@ -39,6 +40,7 @@ class Training:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     lr_every: int = 6
+    precision: str = "auto"  # initlab.training.recipe.PRECISIONS; "auto": bf16 on CUDA only
     seed: int = 0
 
 
@@ -53,10 +55,14 @@ class SourceRun(Training):
 @dataclass(frozen=True)
 class TargetRun(Training):
     """One target task under one seed and one initialization; its curve is stored."""
+    # 3: each seed draws its own k-means clustering (was one per condition); Tiny ImageNet
+    # runs without augmentation, as the original's pipeline
+    PROTOCOL: ClassVar[int] = 3
 
     epochs: int = 15
     lr_factor: float = 0.2
-    init: str = "random"  # one of INITS
+    init: str = "random"  # one of INITS, or a user's init (named as in the settings' `inits`)
+    user_init: InitSpec | None = None  # a user's init: its name, options and source hash
     distance: str = ""
     n_sources: int = 0  # clustered/aligned: the first N sources; pretrained: one of N
     clusters: int = 0
@@ -81,10 +87,11 @@ SOURCE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TargetRun)
 
 def recipe(spec: SourceRun | TargetRun) -> Recipe:
     """The run's SGD recipe: lr x `lr_factor` after every `lr_every` epochs (0.5 for source
-    models, 0.2 for target runs in the protocol), momentum and weight decay as set."""
+    models, 0.2 for target runs in the protocol), momentum, weight decay and precision as set."""
     return Recipe(optimizer="sgd", lr=spec.lr, momentum=spec.momentum,
                   weight_decay=spec.weight_decay, epochs=spec.epochs,
-                  batch_size=spec.batch_size, lr_every=spec.lr_every, lr_factor=spec.lr_factor)
+                  batch_size=spec.batch_size, lr_every=spec.lr_every, lr_factor=spec.lr_factor,
+                  precision=spec.precision)
 
 
 def task_name(task: tuple[int, ...]) -> str:
