@@ -63,7 +63,7 @@ CONFIGS = {c.study + ":" + c.model: c for c in (
     Config("parameter_dynamics", "resnet18", (3, 32, 32), 128, Recipe(**SGD, batch_size=128),
            options=dict(stem="imagenet")),
     Config("parameter_dynamics", "vgg19", (3, 32, 32), 128, Recipe(**SGD, batch_size=128),
-           options=dict(image_size=32)),
+           options=dict(image_size=32, head="torchvision")),  # paper: torchvision's 4096 head
 )}
 
 

@@ -16,21 +16,21 @@ from initlab import data, profiles, store
 from initlab.metrics import dynamics
 from initlab.metrics.matching import greedy_pairs
 from initlab.studies.parameter_dynamics import runs as study
-from initlab.studies.parameter_dynamics import sources
+from initlab.studies.parameter_dynamics import sources, work
 from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
 
 STUDY = "05_parameter_dynamics"
 
 
-def _model(arch: str, width: float = 1.0) -> nn.Module:
-    return sources.build(arch, 10, width, "imagenet", 32, seed=0)
+def _model(arch: str, width: float = 1.0, head: str = "small") -> nn.Module:
+    return sources.build(arch, 10, width, "imagenet", head, seed=0)
 
 
 @pytest.mark.parametrize("arch, width, expected", [
     ("lenet5", 1.0, 62_006),        # the study's count on 32x32x3
     ("resnet18", 1.0, 11_181_642),  # torchvision's resnet18 with a 10-way head
-    ("vgg19", 1.0, 20_024_384 + 2 * (512 * 512 + 512) + 512 * 10 + 10),  # convs + 512-wide head
+    ("vgg19", 1.0, 20_024_384 + 2 * (512 * 512 + 512) + 512 * 10 + 10),  # convs + small head
 ])
 def test_parameter_counts_and_layout_cover_the_flat_vector(arch, width, expected):
     model = _model(arch, width)
@@ -154,12 +154,17 @@ def test_padded_rgb_pads_with_background_and_repeats_the_channel():
 def test_cells_name_one_cell_each_and_resolve_the_pretrained_source():
     cfg = profiles.load(STUDY, "paper", archs="lenet5", optimizers="sgd")
     cells = study.cells(cfg)
-    assert len(cells) == 3 * 3  # data sets x inits
+    assert len(cells) == 3 * 3 * 3  # data sets x inits x seeds
+    assert sorted({c.seed for c in cells}) == [0, 1, 2]
+    assert len({store.run_name(c) for c in cells}) == len(cells)
     assert all(len(c.archs) == len(c.datasets) == len(c.inits) == 1 for c in cells)
-    resolved = {c.datasets[0]: c.pretrain_source for c in cells if c.inits == ("pretrained",)}
+    resolved = {c.datasets[0]: c.pretrain_source for c in cells
+                if c.inits == ("pretrained",) and c.seed == 0}
     assert resolved == {"mnist": "fashion_mnist", "fashion_mnist": "cifar10", "cifar10": "mnist"}
     assert all(c.pretrain_source == "" for c in cells if c.inits != ("pretrained",))
     assert sources.source_spec(cells[2], "lenet5", "mnist").dataset == "fashion_mnist"
+    assert {sources.source_spec(c, "lenet5", "mnist").seed for c in cells
+            if c.inits == ("pretrained",) and c.datasets == ("mnist",)} == {0, 1, 2}
     with pytest.raises(ValueError, match="another data set"):
         study.cells(profiles.load(STUDY, "paper", datasets="mnist"))
     with pytest.raises(ValueError, match="snapshot_epochs"):
@@ -170,10 +175,10 @@ def test_imagenet_weights_are_tried_only_where_they_fit():
     paper = profiles.load(STUDY, "paper")
     assert sources.imagenet_fits(paper, "resnet18")
     assert not sources.imagenet_fits(paper, "lenet5")
-    assert not sources.imagenet_fits(paper, "vgg19")  # 512-wide head on 32x32 by default
-    assert sources.imagenet_fits(profiles.load(STUDY, "paper",
-                                             vgg_image_size=224), "vgg19")
+    assert sources.imagenet_fits(paper, "vgg19")  # torchvision's VGG19 in paper
+    assert not sources.imagenet_fits(profiles.load(STUDY, "paper", vgg_head="small"), "vgg19")
     assert not sources.imagenet_fits(profiles.load(STUDY, "quick"), "resnet18")
+    assert profiles.load(STUDY, "quick").vgg_head == "small"  # the narrow VGG19: a quick choice
 
 
 def test_padding_only_taps_of_a_conv_on_a_1x1_map_and_of_resnet18_on_32x32():
@@ -193,7 +198,7 @@ def test_padding_only_taps_of_a_conv_on_a_1x1_map_and_of_resnet18_on_32x32():
 
 def test_a_run_stores_flat_float32_snapshots_features_and_the_sign_flip_jump():
     cfg = profiles.load(STUDY, "smoke", archs="lenet5", inits="kaiming_uniform",
-                        optimizers="sgd", perturbations="sign_flip")
+                        optimizers="sgd", perturbations="sign_flip", seeds=1)
     (cell,) = study.cells(cfg)
     result = study.run(cell, Runtime(device="cpu", progress="off"))
     assert result["snapshots"].dtype == torch.float32
@@ -211,7 +216,8 @@ def test_a_run_stores_flat_float32_snapshots_features_and_the_sign_flip_jump():
 def test_recipes_follow_the_original_optimizer_settings():
     paper = profiles.load(STUDY, "paper")
     assert paper.recipe("resnet18", "sgd") == Recipe(optimizer="sgd", lr=0.005, momentum=0.9,
-                                                     eps=1e-8, epochs=20, batch_size=128)
+                                                     eps=1e-8, epochs=20, batch_size=128,
+                                                     precision="auto")
     assert paper.recipe("lenet5", "adam").eps == 1e-8
     assert paper.recipe("vgg19", "adam").eps == 0.1  # the original's VGG19 + Adam setting
     assert paper.recipe("vgg19", "sgd").eps == 1e-8
@@ -246,3 +252,48 @@ def test_data_loads_fresh_and_the_same_whatever_the_thread_count():
         torch.set_num_threads(before)
     assert many.mean == one.mean and many.std == one.std
     assert many is not one and many.images.data_ptr() != one.images.data_ptr()  # no shared cache
+
+
+def test_every_profile_replicates_and_perturbs_every_init_by_default():
+    seeds = {p: profiles.load(STUDY, p).seeds for p in ("smoke", "quick", "paper")}
+    assert seeds["paper"] >= 3 and seeds["quick"] >= 2 and seeds["smoke"] == 2
+    paper = profiles.load(STUDY, "paper")
+    assert paper.perturb_inits == () and all(paper.perturbs(i) for i in paper.inits)
+    only = profiles.load(STUDY, "paper", perturb_inits="kaiming_uniform")
+    assert only.perturbs("kaiming_uniform") and not only.perturbs("pretrained")
+    # the original's 54 trained models each retrained after a sign flip and a distortion: 108
+    flips = [t for c in study.cells(dataclasses.replace(paper, seeds=1))
+             for t in work.trainings(c)[1:] if t.shared is None]  # [0]: the cell's training
+    assert len(flips) == 54 * len(paper.perturbations) and "none" in paper.perturbations
+    with pytest.raises(ValueError, match="precision"):
+        profiles.load(STUDY, "smoke", precision="fp8")
+
+
+def test_missing_runs_are_computed_in_chunks_that_fit_the_load_budget():
+    paper = profiles.load(STUDY, "paper")
+    grid = study.cells(paper)
+    sizes = {c.archs[0]: study.result_bytes(c) for c in grid}
+    # torchvision's VGG19: five float32 snapshots of 139,611,210 parameters, 4096 features
+    assert sizes["vgg19"] == 4 * 139_611_210 * 5 + 2 * 10_000 * 4096 * 4
+    assert sizes["lenet5"] < 2**20 * 10 < sizes["resnet18"] < sizes["vgg19"]
+    chunks = study.chunks(grid, 8 * 2**30)
+    assert [c for chunk in chunks for c in chunk] == grid  # every run once, in order
+    assert all(sum(map(study.result_bytes, chunk)) <= 8 * 2**30 for chunk in chunks)
+    assert len(study.chunks(study.cells(profiles.load(STUDY, "quick")), study.LOAD_BUDGET)) == 1
+
+
+def test_compute_trains_only_the_missing_runs_in_chunks_and_never_when_rendering(monkeypatch):
+    cfg = profiles.load(STUDY, "smoke")
+    grid = study.cells(cfg)
+    stored = {store.run_name(grid[0])}
+    monkeypatch.setattr(store, "is_done", lambda _, s, root=None: store.run_name(s) in stored)
+    sent = []
+    monkeypatch.setattr(store, "run_many", lambda _, chunk, fn, runtime=None: sent.append(chunk))
+    monkeypatch.setattr(study, "LOAD_BUDGET", 3 * study.result_bytes(grid[-1]))
+    assert study.compute(cfg) == grid
+    assert [s for chunk in sent for s in chunk] == grid[1:] and len(sent) > 1
+    assert all(sum(map(study.result_bytes, chunk)) <= study.LOAD_BUDGET for chunk in sent)
+    sent.clear()
+    with pytest.raises(store.MissingRunError, match="initlab run 05_parameter_dynamics"):
+        study.compute(cfg, train=False)
+    assert sent == []

@@ -82,6 +82,27 @@ def test_vgg_matches_torchvision_at_224_and_has_a_small_head_at_32(name):
     assert small.penultimate(torch.zeros(2, 3, 32, 32)).shape == (2, 128)
 
 
+def test_vgg19_with_torchvisions_head_on_32x32_has_torchvisions_parameter_count():
+    """Study 05's paper VGG19: torchvision's model on 32x32 inputs (the 7x7 pool repeats the
+    1x1 map), so ImageNet weights load. Counted on the meta device: nothing is downloaded."""
+    with torch.device("meta"):
+        imagenet = build_model("vgg19", 1000, 3, image_size=32, head="torchvision")
+        ten = build_model("vgg19", 10, 3, head="torchvision")
+        small = build_model("vgg19", 10, 3, head="small")
+        assert count_parameters(imagenet) == 143_667_240
+        assert count_parameters(ten) == 139_611_210
+        assert count_parameters(small) == count_parameters(build_model("vgg19", 10, 3))
+        assert count_parameters(small) == 20_554_826  # 512-wide head
+        assert count_parameters(build_model("vgg11", 10, 3)) == 9_750_922  # unchanged default
+        assert count_parameters(build_model("vgg11", 10, 3, image_size=224)) == 128_807_306
+    narrow = build_model("vgg19", 10, 3, width=0.0625, head="torchvision")
+    assert narrow(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert narrow.penultimate(torch.zeros(2, 3, 32, 32)).shape == (2, 256)
+    assert narrow.avgpool.output_size == 7
+    with pytest.raises(ValueError, match="head"):
+        build_model("vgg19", 10, 3, head="wide")
+
+
 def test_imagenet_weights_offline_say_what_to_do(monkeypatch):
     import urllib.error
 

@@ -52,6 +52,7 @@ PROMISED = {
         "feature_correlation_within.png", "feature_correlation_across.png",
         "matched_correlation.png", "feature_pairs.csv", "perturbation.csv",
         "perturbation_distance.png", "reported_vs_ours.csv", "reported_vs_ours.md",
+        "init_scores.csv", "accuracy.csv", "paired_vs_baseline.csv", "perturbation_vs_control.csv",
     ],
 }
 

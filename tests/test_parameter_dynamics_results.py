@@ -1,9 +1,11 @@
 """Study 05's tables and figures on two hand-made runs (LeNet-5 on digits, Kaiming uniform and
-pretrained, SGD): four scalar "parameters" in two tensors, a few features, one sign flip.
+pretrained, SGD): four scalar "parameters" in two tensors, a few features, one sign flip; and
+its statistics (paired tests, scores for the comparison page) on small hand-made frames.
 Every expected number is worked out by hand (or with numpy) from the values below."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import matplotlib.pyplot as plt
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 from initlab import profiles, store
-from initlab.studies.parameter_dynamics import figures, sources
+from initlab.studies.parameter_dynamics import figures, reported, scores, sources
 from initlab.studies.parameter_dynamics import results as res
 from initlab.studies.parameter_dynamics import runs as study
 
@@ -30,7 +32,7 @@ FEATURES = torch.tensor([[1.0, 2.0, 7.0], [2.0, 1.0, 7.0], [3.0, 4.0, 7.0], [4.0
 @pytest.fixture
 def cfg():
     return profiles.load(STUDY, "smoke", archs="lenet5", inits="kaiming_uniform,pretrained",
-                         optimizers="sgd", perturbations="sign_flip")
+                         optimizers="sgd", perturbations="sign_flip", seeds=1)
 
 
 def _result(init: str, features: torch.Tensor, pretrained_from: str) -> dict:
@@ -75,6 +77,8 @@ def test_summary_norms_change_rate_share_and_feature_redundancy(grid, cfg):
     assert (row.dead_features, row.features) == (1, 3)
     assert row.feature_redundancy == pytest.approx(abs(r01), rel=1e-5)  # 0.8
     assert row.test_accuracy == 25.0
+    # +1e-6 moves every float32 value of the end snapshot, none of its bf16-rounded values
+    assert (row.distortion_float32, row.distortion_bf16) == (100.0, 0.0)
     assert list(table.init) == ["kaiming_uniform", "pretrained"]
     assert table.run.tolist() == [store.run_name(r) for r in runs]
 
@@ -126,20 +130,47 @@ def test_perturbations_in_percent_with_the_two_norm_ratio(grid):
     assert row.test_accuracy_retrained == pytest.approx(50.0)
     assert row.matched_mean == pytest.approx(1.0, abs=1e-3)  # -theta features: |r| = 1
     assert row.seed == 0 and row.run == store.run_name(grid[0][0])
-    shown = res.perturbation_table(table)
-    assert list(shown.columns) == res.PERTURBATION_COLUMNS
-    assert res.perturbation_table(table.iloc[:0]).empty
+    shown = scores.perturbation_table(table)
+    assert "distance_over_2norm" in shown.columns and "run" not in shown.columns
+    assert scores.perturbation_table(table.iloc[:0]).empty
     empty = res.perturbations(grid[0][1:], grid[1][1:])
     assert empty.empty and "perturbation" in empty.columns
 
 
-def test_within_matrix_and_find(grid):
+def test_within_matrix_and_the_matrices_the_heatmaps_show(grid, cfg):
     runs, results = grid
     matrix = res.within_matrix(results[0]).numpy()
     expected = np.corrcoef(FEATURES[:, :2].numpy(), rowvar=False)
     assert np.allclose(matrix, expected, atol=1e-3)
-    assert res.find(runs, results, init="pretrained") is results[1]
-    assert res.find(runs, results, arch="vgg19") is None
+    shown = res.shown_matrices(runs, results, cfg)
+    assert set(shown) == {("within", "lenet5", "sgd"),
+                          ("across", "lenet5", "kaiming_uniform vs pretrained"),
+                          ("across", "lenet5", "trained vs retrained (sign_flip)")}
+    assert torch.allclose(shown[("within", "lenet5", "sgd")], res.within_matrix(results[0]))
+    other_seed = [dataclasses.replace(r, seed=1) for r in runs]
+    assert res.shown_matrices(other_seed, results, cfg) == {}  # only the first seed is shown
+
+
+def test_collect_reads_group_by_group_and_never_trains(grid, cfg, monkeypatch):
+    runs, results = grid
+    by_name = {store.run_name(s): r for s, r in zip(runs, results)}
+    read = []
+
+    def reader(settings):
+        read.append(settings.inits[0])
+        return by_name[store.run_name(settings)]
+
+    monkeypatch.setattr(sources, "source_info", lambda spec: pd.Series(dict(test_accuracy=0.3)))
+    measures = res.collect(cfg, runs, read=reader)
+    assert read == ["kaiming_uniform", "pretrained"]
+    pd.testing.assert_frame_equal(measures.summary, res.summary(runs, results, cfg))
+    pd.testing.assert_frame_equal(measures.perturbed, res.perturbations(runs, results))
+    assert len(measures.pairs) == 1 and len(measures.sources) == 1
+    assert measures.sources.source_test_accuracy.iloc[0] == pytest.approx(30.0)
+    assert len(measures.heatmaps) == 3
+    monkeypatch.setattr(study, "fit", lambda *a, **k: pytest.fail("rendering trained"))
+    with pytest.raises(store.MissingRunError, match="initlab run 05_parameter_dynamics"):
+        res.collect(cfg)  # an empty store: the default reader refuses, never trains
 
 
 def test_sources_read_the_store_and_never_train(grid, tmp_path, monkeypatch):
@@ -147,11 +178,13 @@ def test_sources_read_the_store_and_never_train(grid, tmp_path, monkeypatch):
     runs, results = grid
     spec = sources.source_spec(runs[1], "lenet5", "digits")
     monkeypatch.setattr(sources, "train_source", lambda *a: pytest.fail("rendering trained"))
-    with pytest.raises(store.MissingRunError):
+    with pytest.raises(store.MissingRunError, match="pretrained cells"):
         res.sources(runs, results)
     info = pd.DataFrame([dict(arch="lenet5", dataset="digits", test_loss=2.0, test_accuracy=0.3,
                               train_accuracy=0.4)])
-    store.run(sources.SOURCES, spec, lambda settings, runtime: dict(info=info))
+    weights = {"model/w": torch.ones(3)}
+    store.run(sources.SOURCES, spec, lambda settings, runtime: dict(info=info, **weights))
+    monkeypatch.setattr(store, "read", lambda *a: pytest.fail("loaded the checkpoint's weights"))
     table = res.sources(runs, results)
     assert table.to_dict("records") == [dict(
         arch="lenet5", target="digits", source="digits", seed=0, epochs=1, optimizer="sgd",
@@ -169,11 +202,21 @@ def test_sources_of_imagenet_weights_need_no_checkpoint(grid, tmp_path, monkeypa
 
 def test_text_lines(grid, cfg, tmp_path):
     summary = res.summary(*grid, cfg)
-    assert res.pretrained_loaded(summary) == "Pretrained runs loaded: `lenet5`: checkpoint (digits)"
-    assert res.pretrained_loaded(summary[summary.init != "pretrained"]) == (
+    assert scores.pretrained_loaded(summary) == (
+        "Pretrained runs loaded: `lenet5`: checkpoint (digits)")
+    assert scores.pretrained_loaded(summary[summary.init != "pretrained"]) == (
         "no pretrained runs in this grid")
-    header = res.header(cfg, "smoke", tmp_path)
+    header = scores.header(cfg, "smoke", tmp_path)
     assert "`digits`" in header and "2 runs" in header and "on 128 training images" in header
+    assert "1 seed(s)" in header
+    assert "100.0-100.0% of the float32" in scores.distortion_text(summary, cfg)
+    assert "only 0.0-0.0% of their bf16" in scores.distortion_text(summary, cfg)
+    assert "**float32** on `cpu`" in scores.precision_text(cfg, torch.device("cpu"))
+    assert "**bf16** on `cuda`" in scores.precision_text(cfg, torch.device("cuda"))
+    frozen = res.frozen_percent("resnet18", 1.0, "imagenet", "small")
+    assert f"**{frozen:.1f}%**" in scores.frozen_text(cfg) and round(frozen, 1) == 62.1
+    table = scores.profile_table()
+    assert table.loc["paper", "seeds"] >= 3 and table.loc["quick", "vgg_head"] == "small"
 
 
 def _table() -> pd.DataFrame:
@@ -186,31 +229,118 @@ def _table() -> pd.DataFrame:
 
 
 def test_reported_vs_ours(cfg):
-    perturbed = pd.DataFrame(dict(perturbation=["sign_flip", "sign_flip", "distortion"],
-                                  arch=["resnet18"] * 3, dataset=["digits"] * 3,
-                                  distance=[80.0, 90.0, 1.0], norm_trained=[40.0, 45.0, 40.0]))
-    table = res.reported_vs_ours(_table(), perturbed, cfg).set_index(["measure", "arch"])
+    perturbed = pd.DataFrame(dict(
+        perturbation=["sign_flip", "sign_flip", "distortion", "distortion"],
+        arch=["resnet18"] * 4, dataset=["digits"] * 4, optimizer=["sgd"] * 4,
+        init=["kaiming_normal", "kaiming_normal", "kaiming_uniform", "kaiming_uniform"],
+        distance=[80.0, 90.0, 0.5, 0.7], norm_trained=[40.0, 45.0, 40.0, 45.0]))
+    table = reported.reported_vs_ours(_table(), perturbed, cfg).set_index(["measure", "arch"])
     rate = table.loc["change rate (%)"]
     assert (rate.loc["resnet18"].ours.tolist(), rate.loc["resnet18"].n.tolist()) == (
         [10.0, 25.0], [1, 2])  # the report's data set where we ran it, else all of ours
-    assert rate.loc["resnet18"].ours_std.iloc[1] == pytest.approx(math.sqrt(50))
+    assert rate.loc["resnet18"].ours_sd.iloc[1] == pytest.approx(math.sqrt(50))
     assert rate.loc["resnet18"].ours_data.tolist() == ["cifar10", "digits"]
+    assert rate.loc["resnet18"].note.tolist() == ["", "other data set"]
+    assert rate.loc["resnet18"].ci95_low.isna().all()  # no interval where n < 3
     assert rate.loc["lenet5"].n == 0 and rate.loc["lenet5"].ours_data == "not run"
-    unchanged = table.loc["ResNet share unchanged (%, abs change <= 0.001)", "resnet18"]
-    assert unchanged.ours == pytest.approx(50.0) and unchanged.ours_std == pytest.approx(10.0)
-    flip = table.loc["sign flip distance norm(theta_1 - theta_2)"]
+    share = table.loc[[m for m in table.index.levels[0] if m.startswith("changed share")][0]]
+    assert share.loc["resnet18"].ours.tolist() == [40.0, 55.0]
+    assert share.loc["resnet18"].reported.tolist() == [38.0, 38.0]
+    unchanged = table.loc["ResNet share unchanged (%, |change| <= 0.001)", "resnet18"]
+    assert unchanged.ours == pytest.approx(50.0) and unchanged.ours_sd == pytest.approx(10.0)
+    assert np.isnan(unchanged.ci95_low)  # pooled over runs that share seeds: no interval
+    flip = table.loc["sign_flip distance norm(theta_1 - theta_2)"]
     assert flip.loc["resnet18"].ours == pytest.approx(85.0)
     assert flip.loc["resnet18"].note == "ours: 2 norm(theta_trained) = 85.00"
-    assert flip.loc["resnet18"].reported == res.REPORTED_SIGN_FLIP_DISTANCE["resnet18"]
-    assert flip.loc["vgg19"].n == 0
-    assert len(table) == len(res.REPORTED_CHANGE_RATE) + 2 + len(res.REPORTED_SIGN_FLIP_DISTANCE)
+    assert flip.loc["resnet18"].reported == reported.sign_flip_distance("resnet18")
+    assert flip.loc["resnet18"].reported_data == "mnist" and flip.loc["vgg19"].n == 0
+    distortion = table.loc["distortion distance norm(theta_1 - theta_2)"]
+    assert distortion.loc["resnet18"].ours == pytest.approx(0.6)
+    assert distortion.loc["resnet18"].reported == 0.27
+    assert distortion.loc["lenet5"].reported_data == "mnist"
+    assert len(table) == (len(reported.CHANGE_RATE) + len(reported.CHANGED_SHARE) + 2
+                          + len(reported.SIGN_FLIP_DISTANCE) + len(reported.DISTORTION_DISTANCE))
+
+
+# ------------------------------------------------------------------------- statistics
+
+NOISE = [0.1, -0.1, 0.3, -0.3]
+
+
+def _accuracies() -> pd.DataFrame:
+    """Four seeds; Kaiming uniform beats Kaiming normal by 2 points (+ noise), pretrained loses
+    5; the seed itself moves every init of a seed alike (what pairing removes)."""
+    rows = []
+    for optimizer in ("sgd", "adam"):
+        for seed, noise in enumerate(NOISE):
+            base = 50.0 + 10 * seed
+            for init, accuracy in (("kaiming_normal", base), ("kaiming_uniform", base + 2 + noise),
+                                   ("pretrained", base - 5 - noise)):
+                rows.append(dict(arch="lenet5", dataset="digits", optimizer=optimizer,
+                                 init=init, seed=seed, test_accuracy=accuracy))
+    return pd.DataFrame(rows)
+
+
+def test_paired_accuracy_tests_against_the_baseline_with_holm_over_the_table(cfg):
+    summary = _accuracies()
+    both = dataclasses.replace(cfg, inits=("kaiming_uniform", "kaiming_normal", "pretrained"))
+    assert scores.baseline(both.inits) == "kaiming_normal"
+    assert scores.baseline(cfg.inits) == "kaiming_uniform"  # no Kaiming normal in this grid
+    table = scores.accuracy_tests(summary, both)
+    assert len(table) == 4 and set(table.baseline) == {"kaiming_normal"}
+    uniform = table[table.init == "kaiming_uniform"]
+    assert uniform.difference.tolist() == pytest.approx([2.0, 2.0])
+    assert uniform.n.tolist() == [4, 4]
+    sd = np.std([2 + n for n in NOISE], ddof=1)
+    half = 3.182446305284263 * sd / 2  # t(0.975, 3) * sd / sqrt(4)
+    assert uniform.ci95_high.iloc[0] - 2.0 == pytest.approx(half, rel=1e-6)
+    assert table.p_holm.tolist() == pytest.approx(list(
+        scores.tables.holm(table.p_value.to_numpy())))
+    assert (table.p_holm >= table.p_value).all() and (table.p_holm < 0.01).all()
+    means = scores.accuracy_means(summary)
+    row = means[(means.init == "kaiming_normal") & (means.optimizer == "sgd")].iloc[0]
+    assert (row["mean"], row.n) == (65.0, 4) and row.ci95_low < 65.0 < row.ci95_high
+    assert "95% t-intervals" in scores.interval_note(means)
+    two = scores.accuracy_means(summary[summary.seed < 2])
+    assert two.ci95_low.isna().all()
+    assert "n = 2" in scores.interval_note(two) and "no interval" in scores.interval_note(two)
+
+
+def test_init_scores_for_the_comparison_page(cfg):
+    summary = _accuracies()
+    both = dataclasses.replace(cfg, inits=("kaiming_uniform", "kaiming_normal", "pretrained"))
+    frame = scores.init_scores(summary, both)
+    assert list(frame.columns) == ["study", "dataset", "init", "unit", "value", "metric",
+                                   "baseline"]
+    assert set(frame.study) == {"05_parameter_dynamics"}
+    assert set(frame.dataset) == {"digits/lenet5/sgd", "digits/lenet5/adam"}
+    assert frame.unit.iloc[0] == "seed=0" and set(frame.baseline) == {"kaiming_normal"}
+    assert frame.value.tolist() == summary.test_accuracy.tolist() and len(frame) == 24
+    assert set(scores.init_scores(summary, cfg).baseline) == {"kaiming_uniform"}
+
+
+def test_perturbation_distances_are_tested_against_the_unperturbed_control():
+    rows = []
+    for seed in range(3):
+        for init, extra in (("kaiming_uniform", 0.05), ("kaiming_normal", 0.15)):
+            control = 1.0 + 0.1 * seed
+            for perturbation, distance in (("none", control),
+                                           ("distortion", control + extra + 0.01 * seed),
+                                           ("sign_flip", 100.0 + seed)):
+                rows.append(dict(arch="lenet5", dataset="digits", optimizer="sgd", init=init,
+                                 seed=seed, perturbation=perturbation, distance=distance))
+    table = scores.perturbation_tests(pd.DataFrame(rows)).set_index("perturbation")
+    assert table.loc["distortion", "difference"] == pytest.approx(0.11)  # inits, then seeds
+    assert table.loc["distortion", "n"] == 3  # seeds, not seeds x inits
+    assert table.loc["sign_flip", "difference"] == pytest.approx(99.0 + 0.9)
+    assert scores.perturbation_tests(pd.DataFrame(rows[1:2])).empty  # no control: no test
 
 
 # ---------------------------------------------------------------------------- figures
 
 
-def _heatmaps(fig: plt.Figure) -> int:
-    return sum(1 for ax in fig.axes if ax.collections and ax.get_title())
+def _images(fig: plt.Figure) -> int:
+    return sum(len(ax.images) for ax in fig.axes)
 
 
 def _lines(ax: plt.Axes) -> list:
@@ -230,30 +360,38 @@ def test_figures_from_the_tables(grid, cfg):
     summary = res.summary(runs, results, cfg)
     two_archs = pd.concat([summary, summary.assign(arch="resnet18", frozen_share=61.2)])
     perturbed = res.perturbations(runs, results)
+    heatmaps = res.shown_matrices(runs, results, cfg)
     try:
         fig = figures.norm_distances(res.distances(runs, results), cfg)
         assert len(fig.axes) == 1 and len(_lines(fig.axes[0])) == 2  # one line per init
         fig = figures.change_rate(summary, cfg)
         (ax,) = fig.axes
         assert len(_bars(ax)) == 2  # two inits x one optimizer
-        assert len(ax.collections) == 1  # the report's LeNet-5 Kaiming (Adam) cross
-        fig = figures.change_share(two_archs, cfg)
+        assert len(ax.collections) == 0  # the report's LeNet-5 value is Adam's: not run here
+        fig = figures.change_share(two_archs, dataclasses.replace(cfg, archs=("lenet5",
+                                                                               "resnet18")))
         lenet, resnet = fig.axes
         assert len(_bars(lenet)) == len(_bars(resnet)) == 2
         assert (len(_lines(lenet)), len(_lines(resnet))) == (0, 1)  # the frozen-taps ceiling
         assert _lines(resnet)[0].get_ydata()[0] == pytest.approx(100 - 61.2)
+        assert (len(lenet.collections), len(resnet.collections)) == (0, 1)  # pretrained SGD x
         fig = figures.change_share_per_tensor(res.change_shares(runs, results, 1e-3), cfg)
         assert len(fig.axes) == 1 and len(_bars(fig.axes[0])) == 2  # two tensors
         fig = figures.change_share_vs_tolerance(res.tolerance_sweep(runs, results, [0.1, 1]), cfg)
         assert len(fig.axes) == 1 and len(_lines(fig.axes[0])) == 2 + 1  # inits + the tolerance
-        fig = figures.weight_histograms(res.histograms(runs, results, 4), cfg)
-        assert len(fig.axes) == 1 and len(_bars(fig.axes[0])) == 2  # start and end stairs
-        fig = figures.feature_correlation_within(runs, results, cfg)
-        assert _heatmaps(fig) == 1 and len(fig.axes) == 2  # one heatmap and its colour bar
-        fig = figures.feature_correlation_across(runs, results, cfg)
-        assert [t for t, _, _ in figures.across_columns(cfg)] == [
+        hist = res.histograms(runs, results, 4)
+        two_sets = dataclasses.replace(cfg, datasets=("digits", "mnist"))
+        fig = figures.weight_histograms(pd.concat([hist, hist.assign(dataset="mnist")]),
+                                        two_sets)
+        stairs = _bars(fig.axes[0])
+        assert len(fig.axes) == 1 and len(stairs) == 2 * 2  # (start, end) per data set
+        assert len({tuple(s.get_edgecolor()) for s in stairs}) == 2  # a colour per data set
+        fig = figures.feature_correlation_within(heatmaps, cfg)
+        assert _images(fig) == 1  # one heatmap (and its colour bar)
+        fig = figures.feature_correlation_across(heatmaps, cfg)
+        assert [t for t, _, _ in res.across_columns(cfg)] == [
             "kaiming_uniform vs pretrained", "trained vs retrained (sign_flip)"]
-        assert _heatmaps(fig) == 2 and len(fig.axes) == 3
+        assert _images(fig) == 2
         fig = figures.matched_correlation(res.feature_pairs(runs, results), perturbed)
         assert len(fig.axes) == 1 and len(_bars(fig.axes[0])) == 2  # the pair and the flip
         fig = figures.perturbation_distance(perturbed, cfg)

@@ -120,6 +120,14 @@ def share_by_tolerance(start: torch.Tensor, end: torch.Tensor,
                          for t in tolerances])
 
 
+def visible_shift(values: torch.Tensor, shift: float, dtype: torch.dtype) -> float:
+    """The fraction of float32 `values` whose `dtype` representation changes when `shift` is
+    added in float32: what a network computing in `dtype` (bf16 autocast rounds each float32
+    weight to bf16 before use) sees of the perturbation theta -> theta + shift."""
+    values = values.float()
+    return float(((values + shift).to(dtype) != values.to(dtype)).float().mean())
+
+
 def padding_only_taps(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Mask over the flat vector of the conv weights that only ever touch zero padding.
 

@@ -1,6 +1,8 @@
-"""VGG-11 and VGG-19 in torchvision's layout (`features.N`, `classifier.N`), for 224x224
-inputs (torchvision's head, so ImageNet weights load) or small inputs (32x32: a 512-wide head),
-with a width factor and optional batch norm.
+"""VGG-11 and VGG-19 in torchvision's layout (`features.N`, `classifier.N`) with a width
+factor and optional batch norm. The head is torchvision's (7x7 average pool, two 4096-wide
+layers: ImageNet weights load, whatever the input size) or a small one (a pool to
+image_size // 32 and two 512-wide layers, the usual CIFAR variant); by default the input size
+picks it (224: torchvision's), and `head` names it outright.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from torch import nn
 
 from initlab.models.registry import register
 
+HEADS = ("auto", "torchvision", "small")
 CONFIGS = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -19,8 +22,10 @@ CONFIGS = {
 
 class VGG(nn.Module):
     def __init__(self, config: list, num_classes: int, in_channels: int, width: float,
-                 image_size: int, batch_norm: bool):
+                 image_size: int, batch_norm: bool, head: str = "auto"):
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown VGG head {head!r}; choose one of {', '.join(HEADS)}")
         layers: list[nn.Module] = []
         channels = in_channels
         for item in config:
@@ -34,7 +39,7 @@ class VGG(nn.Module):
             layers.append(nn.ReLU(inplace=True))
             channels = out
         self.features = nn.Sequential(*layers)
-        large = image_size >= 224
+        large = head == "torchvision" or (head == "auto" and image_size >= 224)
         pool = 7 if large else max(1, image_size // 32)
         hidden = max(1, round((4096 if large else 512) * width))
         self.avgpool = nn.AdaptiveAvgPool2d(pool)
@@ -55,10 +60,12 @@ class VGG(nn.Module):
 
 def _factory(name: str):
     def build(num_classes: int = 10, in_channels: int = 3, width: float = 1.0,
-              image_size: int = 32, batch_norm: bool = False, **_ignored) -> VGG:
-        return VGG(CONFIGS[name], num_classes, in_channels, width, image_size, batch_norm)
+              image_size: int = 32, batch_norm: bool = False, head: str = "auto",
+              **_ignored) -> VGG:
+        return VGG(CONFIGS[name], num_classes, in_channels, width, image_size, batch_norm, head)
 
-    build.__doc__ = f"{name}: torchvision's layout; `image_size` 224 gives torchvision's head."
+    build.__doc__ = (f"{name}: torchvision's layout; `image_size` 224 or head='torchvision' "
+                     "gives torchvision's 4096-wide head, head='small' a 512-wide one.")
     return build
 
 

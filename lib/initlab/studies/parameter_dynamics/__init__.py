@@ -1,3 +1,4 @@
 """Study 05, parameter dynamics (docs/05_parameter_dynamics.md): `settings` (the grid and its
 profiles), `sources` (data, models, pretrained checkpoints), `runs` (one grid cell), `results`
-(tables from the stored runs) and `figures` (the notebook's plots)."""
+(measures from the stored runs), `scores` (statistics, the comparison page's scores and the
+notebook's generated text), `reported` (the original's numbers) and `figures` (the plots)."""

@@ -1,13 +1,18 @@
 """Study 05's measures, computed from what the runs stored (snapshots, layouts, features):
-distances, change rates and shares, histograms, feature correlations, and the comparison
-with the original report (docs/05_parameter_dynamics.md). Tidy frames only; no plotting here,
-and no training: the pretrained checkpoints are read from the store as they are.
+distances, change rates and shares, histograms, feature correlations, perturbations
+(docs/05_parameter_dynamics.md). Tidy frames only; no plotting here, and no training.
+
+`collect` reads the stored runs a few at a time (the inits of one arch, data set, optimizer
+and seed), keeps each run's rows and the few correlation matrices the figures show, and lets
+the rest go: a paper run of torchvision's VGG19 holds 2.8 GB of snapshots. The per-frame
+functions take (settings, results) lists, as `collect` hands them one group at a time.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,39 +21,104 @@ import torch
 from initlab import store
 from initlab.metrics import dynamics
 from initlab.studies.parameter_dynamics import sources as material
-from initlab.studies.parameter_dynamics.runs import cell, cells
+from initlab.studies.parameter_dynamics.runs import cell, cells, run
 from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
 
 Result = dict[str, Any]
-
-# The original report (norms read from its figures; docs/05_parameter_dynamics.md).
-REPORTED_CHANGE_RATE = [  # (arch, data set, init, optimizer, change rate %)
-    ("resnet18", "cifar10", "pretrained", "sgd", 19.28),
-    ("resnet18", "fashion_mnist", "kaiming_uniform", "adam", 89.08),
-    ("lenet5", "cifar10", "kaiming_uniform", "adam", 44.76),
-    ("vgg19", "cifar10", "kaiming_normal", "sgd", 12.35),
-]
-REPORTED_RESNET_UNCHANGED = 60.0  # % of ResNet parameters "nearly unchanged" (no tolerance given)
-REPORTED_SIGN_FLIP_DISTANCE = {"resnet18": 240.67, "vgg19": 347.66, "lenet5": 49.6}
-
+Settings = ParameterDynamicsSettings
 KEYS = ["arch", "dataset", "init", "optimizer", "seed"]
-PERTURBATION_COLUMNS = ["arch", "dataset", "init", "optimizer", "seed", "perturbation", "jump",
-                        "distance", "path", "norm_trained", "distance_over_2norm",
-                        "accuracy_perturbed", "test_accuracy_retrained", "matched_mean",
-                        "share_above_0_9"]
 
 
-def header(cfg: ParameterDynamicsSettings, profile: str, out: Path) -> str:
-    """The notebook's opening line (Markdown): what this profile's grid trains, and where."""
-    images = "all" if not cfg.train_size else cfg.train_size
-    return (f"**Data set(s): {', '.join(f'`{d}`' for d in cfg.datasets)}** (padded to 32x32x3), "
-            f"profile `{profile}`; architectures {', '.join(cfg.archs)} (ResNet-18/VGG19 width "
-            f"{cfg.width}); inits {', '.join(cfg.inits)}; optimizers {', '.join(cfg.optimizers)}; "
-            f"{cfg.epochs} epochs on {images} training images; {len(cells(cfg))} runs; "
-            f"outputs in `{out}`")
+@dataclass
+class Measures:
+    """Every table the notebook shows, and the correlation matrices of its heatmaps (keyed
+    ("within", arch, optimizer) and ("across", arch, column title))."""
+    summary: pd.DataFrame
+    distances: pd.DataFrame
+    per_tensor: pd.DataFrame
+    sweep: pd.DataFrame
+    histograms: pd.DataFrame
+    pairs: pd.DataFrame
+    perturbed: pd.DataFrame
+    sources: pd.DataFrame
+    heatmaps: dict[tuple, torch.Tensor] = field(default_factory=dict)
 
 
-def _key(settings: ParameterDynamicsSettings, result: Result) -> dict:
+def load(settings: Settings) -> Result:
+    """One stored run (a `store.MissingRunError` if it is not stored: this never trains)."""
+    return store.run(material.STUDY, settings, run, train=False)
+
+
+def collect(cfg: Settings, grid: list[Settings] | None = None,
+            read: Callable[[Settings], Result] = load) -> Measures:
+    """Every measure of the grid's runs, reading them with `read` one group at a time."""
+    grid = cells(cfg) if grid is None else grid
+    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in (
+        "summary", "distances", "per_tensor", "sweep", "histograms", "pairs", "perturbed")}
+    heatmaps: dict[tuple, torch.Tensor] = {}
+    pretrained: list[tuple[Settings, Result]] = []
+    groups: dict[tuple, list[Settings]] = {}
+    for settings in grid:
+        groups.setdefault(_group(settings), []).append(settings)
+    for settings in groups.values():
+        results = [read(s) for s in settings]
+        for name, frame in _frames(settings, results, cfg).items():
+            parts[name].append(frame)
+        heatmaps.update(shown_matrices(settings, results, cfg))
+        pretrained += [(s, dict(info=r["info"])) for s, r in zip(settings, results)
+                       if cell(s)[2] == "pretrained"]
+    frames = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in parts.items()}
+    frames["perturbed"] = _percent(frames["perturbed"])
+    return Measures(**frames, sources=sources(*zip(*pretrained)) if pretrained
+                    else pd.DataFrame(), heatmaps=heatmaps)
+
+
+def _group(settings: Settings) -> tuple:
+    arch, dataset, _, optimizer = cell(settings)
+    return arch, dataset, optimizer, settings.seed
+
+
+def _frames(runs: list, results: list, cfg: Settings) -> dict[str, pd.DataFrame]:
+    """The rows of one group of runs for each table."""
+    return dict(summary=summary(runs, results, cfg), distances=distances(runs, results),
+                per_tensor=change_shares(runs, results, cfg.tolerance),
+                sweep=tolerance_sweep(runs, results, cfg.tolerance_sweep),
+                histograms=histograms(runs, results, cfg.histogram_bins),
+                pairs=feature_pairs(runs, results), perturbed=_perturbation_rows(runs, results))
+
+
+def shown_matrices(runs: list, results: list, cfg: Settings) -> dict[tuple, torch.Tensor]:
+    """The heatmaps' matrices from one group: the grid's first data set and seed only."""
+    arch, dataset, optimizer, seed = _group(runs[0])
+    if dataset != cfg.datasets[0] or seed != cfg.seed:
+        return {}
+    by_init = {cell(s)[2]: r for s, r in zip(runs, results)}
+    first = by_init.get(cfg.inits[0])
+    if first is None:
+        return {}
+    out = {("within", arch, optimizer): within_matrix(first)}
+    if optimizer == cfg.optimizers[0]:
+        for title, init, name in across_columns(cfg):
+            if init in by_init and name in by_init[init]:
+                out[("across", arch, title)] = pair_matrix(first, by_init[init], name)
+    return out
+
+
+def across_columns(cfg: Settings) -> list[tuple[str, str, str]]:
+    """The comparisons of the cross-model heatmaps: (title, the other model's init, its
+    feature tensor): first vs second init, then trained vs each retrained copy."""
+    columns = ([(f"{cfg.inits[0]} vs {cfg.inits[1]}", cfg.inits[1], "features")]
+               if len(cfg.inits) > 1 else [])
+    if cfg.perturbs(cfg.inits[0]):
+        columns += [(f"trained vs retrained ({p})", cfg.inits[0], f"features_{p}")
+                    for p in cfg.perturbations]
+    return columns
+
+
+# ------------------------------------------------------------------------- per-run measures
+
+
+def _key(settings: Settings, result: Result) -> dict:
     info = result["info"].iloc[0]
     return dict(arch=info.arch, dataset=info.dataset, init=info.init, optimizer=info.optimizer,
                 seed=settings.seed, run=store.run_name(settings))
@@ -58,24 +128,27 @@ def _ends(result: Result) -> tuple[torch.Tensor, torch.Tensor]:
     return result["snapshots"][0], result["snapshots"][-1]
 
 
-def frozen_share(settings: ParameterDynamicsSettings) -> float:
+def frozen_share(settings: Settings) -> float:
     """% of the cell's parameters that can never move on 32x32 inputs: conv kernel taps that
     only ever see zero padding (see `dynamics.padding_only_taps`)."""
     arch, *_ = cell(settings)
-    model = material.build(arch, 10, settings.width, settings.resnet_stem, settings.vgg_image_size,
-                        seed=0)
+    return frozen_percent(arch, settings.width, settings.resnet_stem, settings.vgg_head)
+
+
+@functools.lru_cache(maxsize=None)
+def frozen_percent(arch: str, width: float, stem: str, head: str) -> float:
+    """`frozen_share` of a model built with these options (cached: VGG19 takes seconds)."""
+    model = material.build(arch, 10, width, stem, head, seed=0)
     return 100 * float(dynamics.padding_only_taps(model, torch.zeros(1, 3, 32, 32)).float().mean())
 
 
-def summary(runs: list, results: list, cfg: ParameterDynamicsSettings) -> pd.DataFrame:
+def summary(runs: list, results: list, cfg: Settings) -> pd.DataFrame:
     """One row per run: accuracy, norms, distance travelled, change rate and the share of
     parameters changed by more than `cfg.tolerance`, the share that structurally cannot change
-    (kernel taps that only see padding on 32x32 inputs), plus feature redundancy."""
-    rows, frozen = [], {}
+    (kernel taps that only see padding on 32x32 inputs), feature redundancy, and the share of
+    the trained weights whose value a +`cfg.distortion` shift changes in float32 and in bf16."""
+    rows = []
     for settings, result in zip(runs, results):
-        arch = cell(settings)[0]
-        if arch not in frozen:
-            frozen[arch] = frozen_share(settings)
         info = result["info"].iloc[0]
         start, end = _ends(result)
         within = dynamics.within_summary(result["features"].float())
@@ -86,9 +159,11 @@ def summary(runs: list, results: list, cfg: ParameterDynamicsSettings) -> pd.Dat
             distance=float((end - start).norm()),
             change_rate=100 * dynamics.change_rate(start, end),
             changed_share=100 * dynamics.overall_share(start, end, cfg.tolerance),
-            frozen_share=frozen[arch],
+            frozen_share=frozen_share(settings),
             dead_features=within["dead"], features=within["features"],
-            feature_redundancy=within["mean_abs_offdiagonal"]))
+            feature_redundancy=within["mean_abs_offdiagonal"],
+            distortion_float32=100 * dynamics.visible_shift(end, cfg.distortion, torch.float32),
+            distortion_bf16=100 * dynamics.visible_shift(end, cfg.distortion, torch.bfloat16)))
     return pd.DataFrame(rows)
 
 
@@ -107,7 +182,7 @@ def change_shares(runs: list, results: list, tolerance: float) -> pd.DataFrame:
 
 
 def tolerance_sweep(runs: list, results: list, tolerances: Iterable[float]) -> pd.DataFrame:
-    """Overall changed share per run at every tolerance of the sweep."""
+    """Overall changed share (%) per run at every tolerance of the sweep."""
     frames = [dynamics.share_by_tolerance(*_ends(r), tolerances).assign(**_key(s, r))
               for s, r in zip(runs, results)]
     frame = pd.concat(frames, ignore_index=True)
@@ -149,8 +224,12 @@ def feature_pairs(runs: list, results: list) -> pd.DataFrame:
 
 
 def perturbations(runs: list, results: list) -> pd.DataFrame:
-    """The perturbation rows of every perturbed cell, with the matched feature correlation
-    between the trained and the retrained model."""
+    """The perturbation rows of every perturbed run (accuracies in %), with the matched
+    feature correlation between the trained and the retrained model."""
+    return _percent(_perturbation_rows(runs, results))
+
+
+def _perturbation_rows(runs: list, results: list) -> pd.DataFrame:
     frames = []
     for settings, result in zip(runs, results):
         if "perturbation" not in result or result["perturbation"].empty:
@@ -161,10 +240,15 @@ def perturbations(runs: list, results: list) -> pd.DataFrame:
             for p in frame.perturbation]
         frame = pd.concat([frame, pd.DataFrame(stats)], axis=1)
         frames.append(frame.assign(seed=settings.seed, run=store.run_name(settings)))
-    if not frames:
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _percent(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accuracies in %, and the distance over 2 ||theta_trained|| (1: stayed at -theta)."""
+    if frame.empty:
         return pd.DataFrame(columns=["perturbation", *KEYS])
-    frame = pd.concat(frames, ignore_index=True)
-    frame["distance_over_2norm"] = frame.distance / (2 * frame.norm_trained)  # 1: stayed at -theta
+    frame = frame.copy()
+    frame["distance_over_2norm"] = frame.distance / (2 * frame.norm_trained)
     for column in ("accuracy_perturbed", "test_accuracy_retrained"):
         frame[column] = 100 * frame[column]
     return frame
@@ -182,23 +266,14 @@ def pair_matrix(result_a: Result, result_b: Result, name_b: str = "features") ->
                                         _features(result_b, name_b))["matrix"]
 
 
-def find(runs: list, results: list, **want: Any) -> Result | None:
-    """The first result whose cell matches `want` (e.g. arch="lenet5", init="pretrained")."""
-    for settings, result in zip(runs, results):
-        key = _key(settings, result)
-        if all(key[k] == v for k, v in want.items()):
-            return result
-    return None
-
-
-def sources(runs: list, results: list) -> pd.DataFrame:
+def sources(runs: Iterable[Settings], results: Iterable[Result]) -> pd.DataFrame:
     """The weights each pretrained cell loaded (one row per checkpoint or ImageNet source):
     source data set, and the checkpoint's test accuracy read from the store.
 
-    Never trains: a cell that loaded a checkpoint stored it first, so it is read with
-    `train=False`; a cell that loaded ImageNet weights has no checkpoint to read.
+    Never trains, and reads only the checkpoint's `info` table (not its weights); a cell that
+    loaded ImageNet weights has no checkpoint to read.
     """
-    rows: dict[tuple, dict] = {}
+    rows: dict[Any, dict] = {}
     for settings, result in zip(runs, results):
         arch, dataset, init, _ = cell(settings)
         if init != "pretrained":
@@ -209,88 +284,15 @@ def sources(runs: list, results: list) -> pd.DataFrame:
         if key in rows:
             continue
         tried = settings.pretrained == "imagenet" and material.imagenet_fits(settings, arch)
-        if imagenet:
-            rows[key] = dict(arch=arch, target=dataset, source="imagenet", seed=spec.seed,
-                             epochs=np.nan, optimizer="", source_test_accuracy=np.nan,
-                             imagenet_tried=tried, checkpoint="")
-            continue
-        try:
-            info = material.source_result(spec, train=False)["info"].iloc[0]
-        except store.MissingRunError as error:
-            raise store.MissingRunError(
-                f"{error}\nThe checkpoint is trained by the {arch} pretrained cells: run "
-                f"`initlab run {material.STUDY}` with the same profile.") from error
-        rows[key] = dict(arch=arch, target=dataset, source=spec.dataset, seed=spec.seed,
-                         epochs=spec.recipe.epochs, optimizer=spec.recipe.optimizer,
-                         source_test_accuracy=100 * info.test_accuracy, imagenet_tried=tried,
-                         checkpoint=store.run_name(spec))
+        row = dict(arch=arch, target=dataset, source="imagenet", seed=spec.seed, epochs=np.nan,
+                   optimizer="", source_test_accuracy=np.nan, imagenet_tried=tried,
+                   checkpoint="")
+        if not imagenet:
+            info = material.source_info(spec)
+            row.update(source=spec.dataset, epochs=spec.recipe.epochs,
+                       optimizer=spec.recipe.optimizer,
+                       source_test_accuracy=100 * info.test_accuracy,
+                       checkpoint=store.run_name(spec))
+        rows[key] = row
     return pd.DataFrame(rows.values())
 
-
-def pretrained_loaded(summary: pd.DataFrame) -> str:
-    """One Markdown line: what the pretrained runs of each architecture actually loaded."""
-    pretrained = summary[summary.init == "pretrained"]
-    if pretrained.empty:
-        return "no pretrained runs in this grid"
-    loaded = pretrained.groupby("arch").pretrained_from.first()
-    return "Pretrained runs loaded: " + ", ".join(f"`{a}`: {p}" for a, p in loaded.items())
-
-
-def perturbation_table(perturbed: pd.DataFrame) -> pd.DataFrame:
-    """The perturbation table's columns (an empty frame when no cell was perturbed)."""
-    return perturbed[PERTURBATION_COLUMNS] if len(perturbed) else pd.DataFrame()
-
-
-def reported_vs_ours(table: pd.DataFrame, perturbed: pd.DataFrame,
-                     cfg: ParameterDynamicsSettings) -> pd.DataFrame:
-    """The report's numbers beside ours: the same arch, init and optimizer on the data set we
-    ran (named in the table; the report's own data set where we ran it too)."""
-    rows = []
-    for arch, dataset, init, optimizer, value in REPORTED_CHANGE_RATE:
-        ours = _closest(table, arch, dataset, init, optimizer)
-        rows.append(_row("change rate (%)", arch, dataset, init, optimizer, value, ours,
-                         "change_rate"))
-    resnet = table[table.arch == "resnet18"]
-    unchanged = (100 - resnet.changed_share) if len(resnet) else pd.Series(dtype=float)
-    rows.append(dict(measure=f"ResNet share unchanged (%, abs change <= {cfg.tolerance:g})",
-                     arch="resnet18", reported_data="unstated", init="all", optimizer="all",
-                     reported=REPORTED_RESNET_UNCHANGED, ours_data=_datasets(resnet),
-                     ours=unchanged.mean() if len(resnet) else np.nan,
-                     ours_std=unchanged.std() if len(resnet) > 1 else np.nan, n=len(resnet)))
-    rows.append(dict(measure="ResNet share frozen by construction on 32x32 (%, padding-only taps)",
-                     arch="resnet18", reported_data="unstated", init="all", optimizer="all",
-                     reported=REPORTED_RESNET_UNCHANGED, ours_data="any (architecture)",
-                     ours=resnet.frozen_share.iloc[0] if len(resnet) else np.nan,
-                     ours_std=np.nan, n=min(len(resnet), 1)))
-    flips = perturbed[perturbed.perturbation == "sign_flip"] if len(perturbed) else perturbed
-    for arch, value in REPORTED_SIGN_FLIP_DISTANCE.items():
-        mine = flips[flips.arch == arch] if len(flips) else flips
-        rows.append(dict(measure="sign flip distance norm(theta_1 - theta_2)", arch=arch,
-                         reported_data="unstated", init="unstated", optimizer="unstated",
-                         reported=value, ours_data=_datasets(mine),
-                         ours=mine.distance.mean() if len(mine) else np.nan,
-                         ours_std=mine.distance.std() if len(mine) > 1 else np.nan,
-                         n=len(mine), note=(f"ours: 2 norm(theta_trained) = "
-                                            f"{2 * mine.norm_trained.mean():.2f}" if len(mine)
-                                            else "")))
-    return pd.DataFrame(rows)
-
-
-def _closest(table: pd.DataFrame, arch: str, dataset: str, init: str,
-             optimizer: str) -> pd.DataFrame:
-    """Our runs of that arch/init/optimizer: on the report's data set if we ran it, else all."""
-    same = table[(table.arch == arch) & (table.init == init) & (table.optimizer == optimizer)]
-    exact = same[same.dataset == dataset]
-    return exact if len(exact) else same
-
-
-def _datasets(frame: pd.DataFrame) -> str:
-    return ", ".join(sorted(frame.dataset.unique())) if len(frame) else "not run"
-
-
-def _row(measure: str, arch: str, dataset: str, init: str, optimizer: str, value: float,
-         ours: pd.DataFrame, column: str) -> dict:
-    return dict(measure=measure, arch=arch, reported_data=dataset, init=init,
-                optimizer=optimizer, reported=value, ours_data=_datasets(ours),
-                ours=ours[column].mean() if len(ours) else np.nan,
-                ours_std=ours[column].std() if len(ours) > 1 else np.nan, n=len(ours))

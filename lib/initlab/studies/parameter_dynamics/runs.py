@@ -3,9 +3,9 @@ optimizer, and do perturbed networks return to where they were? (docs/05_paramet
 
 One run is one cell of the grid (arch x data set x init x optimizer) under one seed: a fresh
 model, initialized, trained with parameter snapshots stored as one flattened float32 matrix,
-tested, and its penultimate features on a fixed set of test images stored. For the cells whose
-init is in `perturb_inits` the trained model is then perturbed (sign flip, distortion, or
-nothing as a control) and retrained. Measures (distances, change shares, histograms, feature
+tested, and its penultimate features on a fixed set of test images stored. Every trained model
+(or those of `perturb_inits`) is then perturbed (sign flip, distortion, or nothing as a
+control) and retrained in float32. Measures (distances, change shares, histograms, feature
 correlations) are computed from the stored material by `results`, so a new tolerance never
 needs a new training run. Data, models and pretrained weights come from `sources`.
 """
@@ -77,12 +77,54 @@ def cell(cfg: ParameterDynamicsSettings) -> tuple[str, str, str, str]:
     return tuple(f[0] for f in fields)
 
 
-def run_all(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None,
-            train: bool = True) -> tuple[list[ParameterDynamicsSettings], list[dict]]:
-    """Every cell of the grid and its result, in the same order: stored ones are loaded,
-    missing ones trained (or, with `train=False`, a `store.MissingRunError`)."""
-    (grid,) = batches(cfg)
-    return list(grid.settings), grid.run(runtime, train)
+def compute(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None,
+            train: bool = True) -> list[ParameterDynamicsSettings]:
+    """Every cell of the grid, after training the missing ones (with `train=False`, a
+    `store.MissingRunError` names the first missing run instead). Nothing is kept loaded.
+
+    `store.run_many` loads every run it was given once they are done, and a run holds its
+    snapshots: 2.8 GB for torchvision's VGG19, so the paper grid's runs could not all be in
+    memory at once. The missing runs go to `run_many` in chunks of at most `LOAD_BUDGET`
+    bytes of results (the whole grid in one chunk for the small models); `results.collect`
+    then reads them back a few at a time.
+    """
+    grid = cells(cfg)
+    missing = [s for s in grid if not store.is_done(STUDY, s)]
+    if missing and not train:
+        store.run(STUDY, missing[0], run, train=False)  # raises, saying what to run
+    for chunk in chunks(missing, LOAD_BUDGET):
+        store.run_many(STUDY, chunk, run, runtime=runtime)
+    return grid
+
+
+LOAD_BUDGET = 16 * 2**30  # bytes of stored results that `compute` lets be loaded at once
+
+
+def chunks(grid: list[ParameterDynamicsSettings],
+           budget: int) -> list[list[ParameterDynamicsSettings]]:
+    """`grid` in order, cut into lists whose estimated results fit in `budget` bytes."""
+    out: list[list[ParameterDynamicsSettings]] = []
+    size = budget
+    for settings in grid:
+        need = result_bytes(settings)
+        if size + need > budget:
+            out.append([])
+            size = 0
+        out[-1].append(settings)
+        size += need
+    return out
+
+
+def result_bytes(cfg: ParameterDynamicsSettings) -> int:
+    """About how large one cell's stored result is: float32 snapshots and float16 features
+    (the trained model's and one per perturbation). The model is built on the meta device."""
+    arch, _, init, _ = cell(cfg)
+    with torch.device("meta"):
+        model = build(arch, 10, cfg.width, cfg.resnet_stem, cfg.vgg_head, 0)
+    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    copies = 1 + (len(cfg.perturbations) if cfg.perturbs(init) else 0)
+    return (4 * count_parameters(model) * len(cfg.snapshot_epochs)
+            + 2 * cfg.feature_samples * head.in_features * copies)
 
 
 def batches(cfg: ParameterDynamicsSettings) -> list[store.Batch]:
@@ -95,13 +137,13 @@ def batches(cfg: ParameterDynamicsSettings) -> list[store.Batch]:
 
 
 def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
-    """Train one cell with snapshots; perturb and retrain it if its init is in perturb_inits.
+    """Train one cell with snapshots; perturb and retrain it (`cfg.perturbs(init)`).
 
     CPU threads are the runtime's (`fit` picks one for these small models)."""
     runtime = runtime or Runtime()
     arch, dataset, init, optimizer = cell(cfg)
     train, test = load_data(dataset, cfg.train_size, cfg.seed, cfg.test_size)
-    model = build(arch, train.num_classes, cfg.width, cfg.resnet_stem, cfg.vgg_image_size,
+    model = build(arch, train.num_classes, cfg.width, cfg.resnet_stem, cfg.vgg_head,
                   derive_seed(cfg.seed, "model", arch))
     initialize(model, "kaiming_uniform" if init == "pretrained" else init,
                seed=derive_seed(cfg.seed, "init", arch, init))
@@ -119,10 +161,9 @@ def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
     result = dict(layout=dynamics.layout(model), snapshots=snapshots, snapshot_epochs=epochs,
                   features=dynamics.collect_features(model, x).half(),
                   history=history.frame.assign(**labels))
-    if init in cfg.perturb_inits:
+    if cfg.perturbs(init):
         frame, features = perturb_and_retrain(cfg, model, train, test, x, names,
-                                              cfg.recipe(arch, optimizer, cfg.retrain_epochs),
-                                              runtime)
+                                              cfg.retrain_recipe(arch, optimizer), runtime)
         result.update(perturbation=frame.assign(**labels), **features)
     result["info"] = pd.DataFrame([dict(
         **labels, pretrained_from=origin, parameters=count_parameters(model),
@@ -135,8 +176,9 @@ def perturb_and_retrain(cfg: ParameterDynamicsSettings, model: nn.Module, train:
                         test: data.ImageSet, x: torch.Tensor, names: list[str], recipe: Recipe,
                         runtime: Runtime) -> tuple[pd.DataFrame, dict[str, torch.Tensor]]:
     """Each perturbation of the trained `model`, retrained with `recipe` (the cell's optimizer
-    settings for `retrain_epochs`; fresh optimizer state, the same batch order for every
-    perturbation, so the unperturbed control isolates what the perturbation did).
+    settings for `retrain_epochs`, float32: `settings.retrain_recipe`; fresh optimizer state,
+    the same batch order for every perturbation, so the unperturbed control isolates what the
+    perturbation did). Accuracy right after the perturbation is measured in float32 too.
 
     Rows: the jump ||P(theta_1) - theta_1||, test accuracy right after it, the distance
     ||theta_2 - theta_1|| between the trained and the retrained model, the path

@@ -3,12 +3,16 @@ and `quick` change. A run is named by its settings (see `store.run_name`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from initlab.data import DATASETS
 from initlab.settings import check_choices, check_positive, not_hashed
-from initlab.training.recipe import Recipe
+from initlab.training.recipe import PRECISIONS, Recipe
+
+INITS = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "normal", "uniform", "default",
+         "pretrained")
 
 
 @dataclass(frozen=True)
@@ -16,11 +20,12 @@ class ParameterDynamicsSettings:
     """Study 05: how far parameters move in training (docs/05_parameter_dynamics.md).
 
     One run is one cell of the grid (arch x data set x init x optimizer) under one seed: a fresh
-    model, trained with snapshots, then (for `perturb_inits`) perturbed and retrained. Change
-    tolerances only enter the rendering (they are measured on the stored snapshots), so they
-    do not name runs.
+    model, trained with snapshots, then (every init, or those of `perturb_inits`) perturbed and
+    retrained. Replicates share seeds across inits and optimizers (same data subsample, batch
+    order and model draw), so inits are compared paired by seed. Change tolerances only enter
+    the rendering (they are measured on the stored snapshots), so they do not name runs.
     """
-    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
+    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
 
     archs: tuple[str, ...] = ("lenet5", "resnet18", "vgg19")
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10")  # 28x28 -> 32x32x3
@@ -28,7 +33,10 @@ class ParameterDynamicsSettings:
     optimizers: tuple[str, ...] = ("sgd", "adam")
     width: float = 1.0  # ResNet-18 and VGG19 only; LeNet-5 is always 62,006 parameters
     resnet_stem: str = "imagenet"  # torchvision's 7x7 stem + max-pool (ImageNet weights fit)
-    vgg_image_size: int = 32  # 32: a 512-wide head (20M parameters); 224: torchvision's head
+    vgg_head: str = "torchvision"  # torchvision's VGG19 (4096-wide head, 139.6M parameters
+    # with 10 classes: ImageNet weights fit) | small (512-wide head, 20.6M: a quick choice)
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, float32 elsewhere) | float32 | bf16;
+    # retraining after a perturbation is float32 always (see `retrain_recipe`)
     epochs: int = 20
     snapshot_epochs: tuple[int, ...] = (0, 5, 10, 15, 20)
     batch_size: int = 128
@@ -44,13 +52,14 @@ class ParameterDynamicsSettings:
     pretrain_source: str = ""  # "" = the next data set of `datasets` (cyclic)
     pretrain_epochs: int = 20
     pretrain_optimizer: str = "sgd"
-    perturb_inits: tuple[str, ...] = ("kaiming_uniform",)  # cells whose trained model is perturbed
+    perturb_inits: tuple[str, ...] = ()  # inits whose trained models are perturbed; () = every
+    # init (the original perturbed all 54 trained models: 108 retrainings)
     perturbations: tuple[str, ...] = ("none", "sign_flip", "distortion")  # none = keep training
     distortion: float = 1e-6
     retrain_epochs: int = 20
     feature_samples: int = 10_000  # test images whose penultimate features are stored
     seed: int = 0  # a replicate's seed is seed + replicate index
-    seeds: int = not_hashed(1)
+    seeds: int = not_hashed(3)  # replicates (the original trained each cell once)
     tolerance: float = not_hashed(1e-3)  # |change| above this counts as changed
     tolerance_sweep: tuple[float, ...] = not_hashed((1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1))
     histogram_bins: int = not_hashed(80)
@@ -60,12 +69,12 @@ class ParameterDynamicsSettings:
                       inits=("kaiming_uniform", "pretrained"), width=0.125, epochs=2,
                       snapshot_epochs=(0, 1, 2), batch_size=64, train_size=128, test_size=128,
                       pretrained="checkpoint", pretrain_source="digits", pretrain_epochs=1,
-                      perturbations=("sign_flip", "distortion"), retrain_epochs=1,
-                      feature_samples=128),
+                      perturbations=("none", "sign_flip", "distortion"), retrain_epochs=1,
+                      feature_samples=128, vgg_head="small", seeds=2),
         "quick": dict(archs=("lenet5", "resnet18"), datasets=("fashion_mnist",), width=0.125,
                       epochs=5, snapshot_epochs=(0, 1, 2, 3, 4, 5), train_size=10_000,
-                      pretrained="checkpoint", pretrain_source="digits", retrain_epochs=2,
-                      feature_samples=2000),
+                      pretrained="checkpoint", pretrain_source="digits", retrain_epochs=1,
+                      feature_samples=2000, vgg_head="small", seeds=2),
         "paper": dict(),
     }
 
@@ -74,10 +83,10 @@ class ParameterDynamicsSettings:
         check_choices("datasets", self.datasets, DATASETS)
         if self.pretrain_source:
             check_choices("pretrain_source", self.pretrain_source, DATASETS)
-        inits = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "normal", "uniform",
-                 "default", "pretrained")
-        check_choices("inits", self.inits, inits)
-        check_choices("perturb_inits", self.perturb_inits, inits)
+        check_choices("inits", self.inits, INITS)
+        check_choices("perturb_inits", self.perturb_inits, INITS)
+        check_choices("vgg_head", self.vgg_head, ("torchvision", "small"))
+        check_choices("precision", self.precision, PRECISIONS)
         check_choices("optimizers", (*self.optimizers, self.pretrain_optimizer), ("sgd", "adam"))
         check_choices("perturbations", self.perturbations, ("none", "sign_flip", "distortion"))
         check_choices("pretrained", self.pretrained, ("imagenet", "checkpoint"))
@@ -97,4 +106,21 @@ class ParameterDynamicsSettings:
         lr = self.lr_sgd if optimizer == "sgd" else self.lr_adam
         return Recipe(optimizer=optimizer, lr=lr, momentum=self.momentum, eps=eps,
                       epochs=self.epochs if epochs is None else epochs,
-                      batch_size=self.batch_size)
+                      batch_size=self.batch_size, precision=self.precision)
+
+    def retrain_recipe(self, arch: str, optimizer: str) -> Recipe:
+        """Retraining after a perturbation (and the unperturbed control): the cell's recipe for
+        `retrain_epochs`, in float32 whatever `precision` says.
+
+        Under bf16 autocast every weight is rounded to 8 significant bits before it is used,
+        and theta + 1e-6 rounds to the same bf16 value as theta for about 97-99% of the
+        weights: the distorted network would compute nearly what the trained one computes, so
+        "the distorted model returns" would be built into the arithmetic. The control shares
+        the arithmetic, so the two stay comparable.
+        """
+        return dataclasses.replace(self.recipe(arch, optimizer, self.retrain_epochs),
+                                   precision="float32")
+
+    def perturbs(self, init: str) -> bool:
+        """Whether the trained models of `init` are perturbed and retrained."""
+        return not self.perturb_inits or init in self.perturb_inits

@@ -2,9 +2,9 @@
 model, and its "pretrained" weights.
 
 "Pretrained" is ImageNet weights where they exist and fit (torchvision's ResNet-18 and VGG19
-at width 1), else a checkpoint of the same architecture trained here on another data set of
-the grid: a store run of its own (`SOURCES`), trained by the first cell that needs it and
-loaded by every other.
+at width 1, VGG19 with torchvision's head), else a checkpoint of the same architecture trained
+here on another data set of the grid: a store run of its own (`SOURCES`), trained by the first
+cell that needs it and loaded by every other.
 """
 
 from __future__ import annotations
@@ -70,13 +70,18 @@ def feature_images(test: data.ImageSet, n: int) -> torch.Tensor:
     return _first_of_fixed_order(test, n).to_float()
 
 
-def build(arch: str, num_classes: int, width: float, resnet_stem: str, vgg_image_size: int,
+def build(arch: str, num_classes: int, width: float, resnet_stem: str, vgg_head: str,
           seed: int) -> nn.Module:
     """A fresh model of `arch` for 3 x 32 x 32 inputs, its default draw fixed by `seed`."""
-    options = {"lenet5": dict(image_size=32),
-               "resnet18": dict(width=width, stem=resnet_stem),
-               "vgg19": dict(width=width, image_size=vgg_image_size)}.get(arch, dict(width=width))
-    return build_model(arch, num_classes, 3, seed=seed, **options)
+    return build_model(arch, num_classes, 3, seed=seed, **model_options(arch, width, resnet_stem,
+                                                                        vgg_head))
+
+
+def model_options(arch: str, width: float, resnet_stem: str, vgg_head: str) -> dict:
+    """`build_model` options of `arch` in this study (LeNet-5 has no width: always 62,006)."""
+    return {"lenet5": dict(image_size=32),
+            "resnet18": dict(width=width, stem=resnet_stem),
+            "vgg19": dict(width=width, image_size=32, head=vgg_head)}.get(arch, dict(width=width))
 
 
 # ------------------------------------------------------------------------------ pretrained
@@ -88,13 +93,13 @@ class SourceSettings:
 
     Its fields, the training recipe included, name the stored checkpoint.
     """
-    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
+    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
 
     arch: str = "resnet18"
     dataset: str = "cifar10"
     width: float = 1.0
     resnet_stem: str = "imagenet"
-    vgg_image_size: int = 32
+    vgg_head: str = "torchvision"
     train_size: int = 0
     seed: int = 0
     recipe: Recipe = Recipe("sgd", lr=0.005, epochs=20, batch_size=128)
@@ -117,15 +122,15 @@ def source_spec(cfg: ParameterDynamicsSettings, arch: str, dataset: str) -> Sour
     `pretrain_optimizer` for `pretrain_epochs` on the source data set."""
     recipe = cfg.recipe(arch, cfg.pretrain_optimizer, cfg.pretrain_epochs)
     return SourceSettings(arch=arch, dataset=source_dataset(cfg, dataset), width=cfg.width,
-                          resnet_stem=cfg.resnet_stem, vgg_image_size=cfg.vgg_image_size,
+                          resnet_stem=cfg.resnet_stem, vgg_head=cfg.vgg_head,
                           train_size=cfg.train_size, seed=cfg.seed, recipe=recipe)
 
 
 def train_source(spec: SourceSettings, runtime: Runtime) -> dict:
     """Train one checkpoint; the result holds its whole state dict (buffers included)."""
     train, test = load_data(spec.dataset, spec.train_size, spec.seed)
-    model = build(spec.arch, train.num_classes, spec.width, spec.resnet_stem,
-                  spec.vgg_image_size, derive_seed(spec.seed, "source-model", spec.arch))
+    model = build(spec.arch, train.num_classes, spec.width, spec.resnet_stem, spec.vgg_head,
+                  derive_seed(spec.seed, "source-model", spec.arch))
     initialize(model, "kaiming_uniform", seed=derive_seed(spec.seed, "source-init"))
     recipe = spec.recipe
     history = fit(model, train, recipe=recipe, runtime=runtime,
@@ -145,7 +150,7 @@ def source_result(spec: SourceSettings, runtime: Runtime | None = None,
 
 def imagenet_fits(cfg: ParameterDynamicsSettings, arch: str) -> bool:
     """torchvision's ImageNet weights load only into the unchanged torchvision layout."""
-    layout_ok = {"resnet18": cfg.resnet_stem == "imagenet", "vgg19": cfg.vgg_image_size >= 224}
+    layout_ok = {"resnet18": cfg.resnet_stem == "imagenet", "vgg19": cfg.vgg_head == "torchvision"}
     return arch in IMAGENET_WEIGHTS and cfg.width == 1.0 and layout_ok.get(arch, False)
 
 
@@ -162,3 +167,16 @@ def load_pretrained(cfg: ParameterDynamicsSettings, model: nn.Module, arch: str,
     state = store.model_state(source_result(spec, runtime))
     initialize(model, "pretrained", source=state, keep_head=False)
     return f"checkpoint ({spec.dataset})"
+
+
+def source_info(spec: SourceSettings) -> pd.Series:
+    """The stored checkpoint's `info` row, read without loading its weights (rendering never
+    trains and reads only what its tables need)."""
+    if not store.is_done(SOURCES, spec):
+        try:
+            source_result(spec, train=False)  # raises, saying why the checkpoint is unusable
+        except store.MissingRunError as error:
+            raise store.MissingRunError(
+                f"{error}\nThe checkpoint is trained by the {spec.arch} pretrained cells: run "
+                f"`initlab run {STUDY}` with the same profile.") from error
+    return pd.read_csv(store.run_dir(SOURCES, spec) / "info.csv").iloc[0]

@@ -1,5 +1,6 @@
 """What one cell of study 05 trains (for `initlab plan`, docs/05_parameter_dynamics.md): its
-model, then one retraining per perturbation when its init is in `perturb_inits`, and for a
+model, then one retraining per perturbation when its init is perturbed (every init by
+default), and for a
 `pretrained` cell the checkpoint it loads when that must be trained here (ImageNet weights
 that fit and are in torch's cache train nothing). The checkpoint is its own store run,
 shared by every cell that loads it: counted once, and not when it is stored.
@@ -16,7 +17,12 @@ from initlab import catalog
 from initlab.models.pretrained import IMAGENET_WEIGHTS
 from initlab.studies.parameter_dynamics.runs import cell
 from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
-from initlab.studies.parameter_dynamics.sources import SOURCES, imagenet_fits, source_spec
+from initlab.studies.parameter_dynamics.sources import (
+    SOURCES,
+    imagenet_fits,
+    model_options,
+    source_spec,
+)
 from initlab.training.work import Training
 
 
@@ -25,7 +31,7 @@ def trainings(cfg: ParameterDynamicsSettings) -> list[Training]:
     arch, dataset, init, optimizer = cell(cfg)
     model = _model(cfg, arch, dataset, cfg.train_size, cfg.epochs)
     out = [model]
-    if init in cfg.perturb_inits:
+    if cfg.perturbs(init):
         out += [_model(cfg, arch, dataset, cfg.train_size, cfg.retrain_epochs)
                 for _ in cfg.perturbations]
     if init == "pretrained" and not (cfg.pretrained == "imagenet" and imagenet_fits(cfg, arch)
@@ -40,8 +46,8 @@ def _model(cfg: ParameterDynamicsSettings, arch: str, dataset: str, train_size: 
            epochs: int) -> Training:
     """`arch` on `dataset` as 3 x 32 x 32 (`sources.build` and `sources.load_data`)."""
     shape = catalog.shape(dataset)
-    options = {"lenet5": (("image_size", 32),), "resnet18": (("stem", cfg.resnet_stem),),
-               "vgg19": (("image_size", cfg.vgg_image_size),)}.get(arch, ())
+    options = model_options(arch, cfg.width, cfg.resnet_stem, cfg.vgg_head)
+    options = tuple((k, v) for k, v in options.items() if k != "width")
     images = min(train_size, shape.train) if train_size else shape.train
     return Training(arch, shape.classes, 3, 32, images, epochs, cfg.batch_size,
                     width=1.0 if arch == "lenet5" else cfg.width, options=options)
