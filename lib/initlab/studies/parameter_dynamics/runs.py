@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from initlab import data, store
-from initlab.inits import initialize
+from initlab.inits import InitOptions, InitSpec, initialize, wants_data
 from initlab.metrics import dynamics
 from initlab.models import count_parameters
 from initlab.seeds import derive_seed
@@ -38,6 +38,8 @@ from initlab.training.loop import evaluate
 from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
 
+INIT_BATCH = 256  # training images a user's data-dependent init (LSUV) sees
+
 # ------------------------------------------------------------------------------ the grid
 
 
@@ -52,9 +54,21 @@ def cells(cfg: ParameterDynamicsSettings) -> list[ParameterDynamicsSettings]:
                     source = source_dataset(cfg, d) if i == "pretrained" else cfg.pretrain_source
                     out += [dataclasses.replace(cfg, archs=(a,), datasets=(d,), inits=(i,),
                                                 optimizers=(o,), seed=cfg.seed + r,
-                                                pretrain_source=source)
+                                                pretrain_source=source,
+                                                init_options=InitOptions(),
+                                                init_spec=init_spec(cfg, i))
                             for o in cfg.optimizers]
     return out
+
+
+def init_spec(cfg: ParameterDynamicsSettings, init: str) -> InitSpec | None:
+    """What names a cell's init beyond its name: a user's function (source hash), options
+    given to it, or a data-dependent init (LSUV: it is applied with a batch); None for the
+    other built-ins without options (their runs keep their names)."""
+    if init == "pretrained":
+        return None
+    spec = InitSpec.of(init, cfg.init_options.get(init))
+    return spec if spec.source or spec.options or wants_data(init) else None
 
 
 def check(cfg: ParameterDynamicsSettings) -> None:
@@ -145,8 +159,13 @@ def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
     train, test = load_data(dataset, cfg.train_size, cfg.seed, cfg.test_size)
     model = build(arch, train.num_classes, cfg.width, cfg.resnet_stem, cfg.vgg_head,
                   derive_seed(cfg.seed, "model", arch))
-    initialize(model, "kaiming_uniform" if init == "pretrained" else init,
-               seed=derive_seed(cfg.seed, "init", arch, init))
+    seed = derive_seed(cfg.seed, "init", arch, init)
+    if cfg.init_spec is not None:  # a user's init: sees a seeded batch of training images
+        size = min(INIT_BATCH, len(train))
+        batch = train.chunks(1, size, derive_seed(cfg.seed, "init-batch", arch))[0].to_float()
+        cfg.init_spec.apply(model, seed, data=batch)
+    else:
+        initialize(model, "kaiming_uniform" if init == "pretrained" else init, seed=seed)
     origin = (load_pretrained(cfg, model, arch, dataset, runtime) if init == "pretrained"
               else init)
     names = [n for n, _ in model.named_parameters()]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from initlab.data import DATASETS
+from initlab.inits import InitOptions, InitSpec, check_methods, check_options
 from initlab.settings import check_choices, check_positive, not_hashed
 from initlab.training.recipe import PRECISIONS, Recipe
 
@@ -29,7 +30,11 @@ class ParameterDynamicsSettings:
 
     archs: tuple[str, ...] = ("lenet5", "resnet18", "vgg19")
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10")  # 28x28 -> 32x32x3
-    inits: tuple[str, ...] = ("kaiming_uniform", "kaiming_normal", "pretrained")
+    inits: tuple[str, ...] = ("kaiming_uniform", "kaiming_normal", "pretrained")  # or your
+    # own: registered names or "module:function", each another init of the grid
+    init_options: InitOptions = InitOptions()  # YAML: "{orthogonal: {gain: 1.4}}"
+    init_spec: InitSpec | None = None  # set per cell (runs.cells) for a user's init or options:
+    # its options and source hash name the run, so an edited function retrains
     optimizers: tuple[str, ...] = ("sgd", "adam")
     width: float = 1.0  # ResNet-18 and VGG19 only; LeNet-5 is always 62,006 parameters
     resnet_stem: str = "imagenet"  # torchvision's 7x7 stem + max-pool (ImageNet weights fit)
@@ -83,8 +88,9 @@ class ParameterDynamicsSettings:
         check_choices("datasets", self.datasets, DATASETS)
         if self.pretrain_source:
             check_choices("pretrain_source", self.pretrain_source, DATASETS)
-        check_choices("inits", self.inits, INITS)
-        check_choices("perturb_inits", self.perturb_inits, INITS)
+        check_methods(self.inits, allowed=INITS)
+        check_options(self.init_options.as_dict(), self.inits)
+        check_choices("perturb_inits", self.perturb_inits, self.inits)
         check_choices("vgg_head", self.vgg_head, ("torchvision", "small"))
         check_choices("precision", self.precision, PRECISIONS)
         check_choices("optimizers", (*self.optimizers, self.pretrain_optimizer), ("sgd", "adam"))
