@@ -34,9 +34,21 @@ def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm())
 
 
+def with_biases(model: nn.Module, scale: float = 0.5) -> nn.Module:
+    """Clearly non-zero conv biases, as a trained network has (the original's AGOP code left
+    the measured layer's bias out, which is only right where it is zero)."""
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Conv2d) and m.bias is not None:
+                m.bias.copy_(scale * torch.randn(m.bias.shape, generator=generator))
+    return model
+
+
 @pytest.mark.parametrize("layer", ["0", "3"])  # the first and a middle conv layer
 def test_agop_equals_the_bruteforce_patch_agop(layer):
-    model = small_net()
+    model = with_biases(small_net())
+    assert model[int(layer)].bias.abs().min() > 1e-3
     images = torch.randn(5, 2, 8, 8, generator=torch.Generator().manual_seed(1))
     fast = agop(model, layer, images, chunk_size=2)  # 3 chunks: the sum runs over chunks
     slow = agop_bruteforce(model, layer, images)
@@ -45,6 +57,21 @@ def test_agop_equals_the_bruteforce_patch_agop(layer):
     some = agop(model, layer, images, classes=[1, 4])
     assert relative_error(some, agop_bruteforce(model, layer, images, classes=[1, 4])) < 1e-5
     assert relative_error(some, fast) > 1e-2  # the class list matters
+
+
+@pytest.mark.parametrize("layer", ["0", "3"])
+def test_agop_keeps_the_measured_layers_bias_which_the_original_dropped(layer):
+    """The original rebuilt the measured layer as W x_p without b: the AGOP of the same
+    network with that one bias zeroed. With non-zero biases that is a different matrix (the
+    ReLUs after the layer switch elsewhere); ours and the brute force keep b."""
+    model = with_biases(small_net())
+    images = torch.randn(5, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    ours = agop(model, layer, images)
+    assert relative_error(ours, agop_bruteforce(model, layer, images)) < 1e-5
+    dropped = with_biases(small_net())
+    with torch.no_grad():
+        dropped[int(layer)].bias.zero_()
+    assert relative_error(agop(dropped, layer, images), ours) > 1e-2
 
 
 def test_agop_of_all_layers_in_one_pass_equals_one_layer_at_a_time():

@@ -21,6 +21,8 @@ EPOCHS = {
     ("d", "kaiming_normal", 1): [(2.0, 2.2, 0.20), (1.5, 1.5, 0.60), (1.0, 1.7, 0.55)],
     ("d", "nfm", 0): [(1.8, 2.0, 0.45), (1.2, 1.3, 0.40), (0.9, 1.0, 0.35)],
     ("d", "nfm", 1): [(1.9, 2.1, 0.25), (1.1, 1.2, 0.70), (0.8, 1.1, 0.65)],
+    ("d", "kaiming_normal", 2): [(2.0, 2.0, 0.30), (1.0, 1.2, 0.45), (0.8, 1.0, 0.50)],
+    ("d", "nfm", 2): [(2.0, 2.0, 0.35), (1.0, 1.1, 0.60), (0.7, 0.9, 0.58)],
     ("e", "kaiming_normal", 0): [(2.0, 2.0, 0.10), (1.0, 1.0, 0.20), (0.5, 0.5, 0.30)],
     ("e", "nfm", 0): [(2.0, 2.0, 0.15), (1.0, 1.0, 0.25), (0.5, 0.5, 0.10)],
 }
@@ -56,19 +58,37 @@ def test_best_validation_skips_epoch_zero_and_is_in_percent():
     best = results.best_validation(make_curves())
     got = best.set_index(["dataset", "init", "seed"]).best_val_accuracy
     expected = {("d", "kaiming_normal", 0): 50.0, ("d", "kaiming_normal", 1): 60.0,
-                ("d", "nfm", 0): 45.0, ("d", "nfm", 1): 70.0,
-                ("e", "kaiming_normal", 0): 30.0, ("e", "nfm", 0): 25.0}
+                ("d", "nfm", 0): 45.0, ("d", "nfm", 1): 70.0, ("d", "kaiming_normal", 2): 50.0,
+                ("d", "nfm", 2): 60.0, ("e", "kaiming_normal", 0): 30.0, ("e", "nfm", 0): 25.0}
     assert got.to_dict() == pytest.approx(expected)
     assert list(best.columns) == ["dataset", "init", "seed", "best_val_accuracy"]
 
 
-def test_summary_gives_mean_std_max_count_per_dataset_and_init():
-    summary = results.summary(results.best_validation(make_curves()))
-    row = summary.set_index(["dataset", "init"]).loc[("d", "kaiming_normal")]
-    assert row["mean"] == pytest.approx(55.0)
-    assert row["std"] == pytest.approx(np.std([50.0, 60.0], ddof=1))
-    assert row["max"] == pytest.approx(60.0) and row["count"] == 2
-    assert np.isnan(summary.set_index(["dataset", "init"]).loc[("e", "nfm"), "std"])
+def final_frame() -> pd.DataFrame:
+    return results.final_validation(make_curves())
+
+
+def test_final_validation_is_the_last_epoch_in_percent():
+    final = final_frame()
+    got = final.set_index(["dataset", "init", "seed"])[results.MEASURE]
+    expected = {("d", "kaiming_normal", 0): 40.0, ("d", "kaiming_normal", 1): 55.0,
+                ("d", "nfm", 0): 35.0, ("d", "nfm", 1): 65.0, ("d", "kaiming_normal", 2): 50.0,
+                ("d", "nfm", 2): 58.0, ("e", "kaiming_normal", 0): 30.0, ("e", "nfm", 0): 10.0}
+    assert got.to_dict() == pytest.approx(expected)  # not the best epoch (e nfm: 25 at 2)
+    assert list(final.columns) == ["dataset", "init", "seed", results.MEASURE]
+
+
+def test_summary_gives_mean_sd_n_and_an_interval_only_from_three_runs():
+    summary = results.summary(final_frame()).set_index(["dataset", "init"])
+    row = summary.loc[("d", "kaiming_normal")]
+    values = [40.0, 55.0, 50.0]
+    half = stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / np.sqrt(3)
+    assert row["mean"] == pytest.approx(np.mean(values)) and row["n"] == 3
+    assert row["sd"] == pytest.approx(np.std(values, ddof=1))
+    assert (row.ci95_low, row.ci95_high) == pytest.approx((np.mean(values) - half,
+                                                          np.mean(values) + half))
+    one = summary.loc[("e", "nfm")]
+    assert one["n"] == 1 and np.isnan(one["sd"]) and np.isnan(one["ci95_low"])
 
 
 def test_loss_gap_is_val_minus_train_per_epoch():
@@ -76,25 +96,56 @@ def test_loss_gap_is_val_minus_train_per_epoch():
     one = gap.query("dataset == 'd' and init == 'kaiming_normal' and seed == 0")
     assert one.epoch.tolist() == [1, 2, 3]
     assert one.gap.tolist() == pytest.approx([0.5, 0.6, 0.9])
-    assert len(gap.dropna()) == 6 * 3  # epoch 0 (val only) is left out
+    assert len(gap.dropna()) == len(EPOCHS) * 3  # epoch 0 (val only) is left out
     # dropna=False keeps NaN losses (a diverged run) as rows, and so fills absent runs with NaN
     assert gap.query("dataset == 'e' and seed == 1").gap.isna().all()
 
 
-def test_paired_vs_baseline_matches_a_hand_computed_t_interval():
-    best = results.best_validation(make_curves())
+def test_paired_vs_baseline_matches_a_hand_computed_t_test_with_holm():
+    final = final_frame()
     assert results.baseline_init(["nfm", "kaiming_normal"]) == "kaiming_normal"
     assert results.baseline_init(["nfm", "agop"]) == "nfm"
-    paired = results.paired_vs(best, ["d", "e"], "kaiming_normal")
+    paired = results.paired_vs(final, "kaiming_normal")
     assert paired.dataset.tolist() == ["d", "e"] and paired.init.tolist() == ["nfm", "nfm"]
-    diff = np.array([45.0 - 50.0, 70.0 - 60.0])
-    half = stats.t.ppf(0.975, 1) * diff.std(ddof=1) / np.sqrt(2)
+    diff = np.array([35.0 - 40.0, 65.0 - 55.0, 58.0 - 50.0])
+    half = stats.t.ppf(0.975, 2) * diff.std(ddof=1) / np.sqrt(3)
     d = paired.iloc[0]
-    assert d.mean_difference == pytest.approx(2.5)
-    assert (d.ci95_low, d.ci95_high) == pytest.approx((2.5 - half, 2.5 + half))
-    assert d.p_value == pytest.approx(stats.ttest_1samp(diff, 0.0).pvalue) and d.n == 2
+    assert d.difference == pytest.approx(diff.mean()) and d.n == 3
+    assert (d.ci95_low, d.ci95_high) == pytest.approx((diff.mean() - half, diff.mean() + half))
+    assert d.p_value == pytest.approx(stats.ttest_1samp(diff, 0.0).pvalue)
+    assert d.p_holm == pytest.approx(d.p_value)  # one init tested per data set
     e = paired.iloc[1]
-    assert e.mean_difference == pytest.approx(-5.0) and np.isnan(e.ci95_low) and e.n == 1
+    assert e.difference == pytest.approx(-20.0) and e.n == 1
+    assert np.isnan(e.ci95_low) and np.isnan(e.p_value) and np.isnan(e.p_holm)
+
+
+def test_seed_ranks_and_kendall_w_by_hand():
+    final = final_frame()
+    ranks = results.seed_ranks(final)
+    assert ranks.loc[("d", "nfm")].tolist() == [2.0, 1.0, 1.0, pytest.approx(4 / 3)]
+    assert list(ranks.columns) == ["seed 0", "seed 1", "seed 2", "mean"]
+    # d: rank sums 5 (kaiming) and 4 (nfm) over m = 3 seeds, n = 2 inits:
+    # W = 12 * (0.5^2 + 0.5^2) / (3^2 * (2^3 - 2)) = 1/9; e has one seed: no W
+    w = results.kendall_w(final)
+    assert w["d"] == pytest.approx(1 / 9) and np.isnan(w["e"])
+    rows = [dict(dataset="x", init=i, seed=s, val_accuracy=v)
+            for s, order in ((0, (1, 2, 3)), (1, (1, 2, 3)), (2, (3, 2, 1)))
+            for i, v in zip("abc", order)]
+    alike = pd.DataFrame([r for r in rows if r["seed"] < 2])
+    assert results.kendall_w(alike)["x"] == pytest.approx(1.0)
+    opposite = pd.DataFrame([r for r in rows if r["seed"] != 1])
+    assert results.kendall_w(opposite)["x"] == pytest.approx(0.0)
+
+
+def test_init_scores_are_one_row_per_run_for_compare():
+    final = final_frame()
+    scores = results.init_scores(final)
+    assert list(scores.columns) == ["study", "dataset", "init", "unit", "value", "metric",
+                                    "baseline"]
+    assert len(scores) == len(final) and set(scores.study) == {"03_agop_nfm_init"}
+    assert set(scores.baseline) == {"kaiming_normal"}
+    row = scores[(scores.dataset == "d") & (scores.init == "nfm") & (scores.unit == "seed=2")]
+    assert row.value.tolist() == [pytest.approx(58.0)]
 
 
 def test_reported_for_and_reported_vs_ours():
@@ -105,12 +156,14 @@ def test_reported_for_and_reported_vs_ours():
     assert table.index.tolist()[:2] == ["nfm", "kaiming_normal"]
     assert set(table.index) == {"nfm", "kaiming_normal", *results.REPORTED}
     assert table.loc["nfm", "reported svhn"] == 92.79
-    assert table.loc["nfm", "ours d mean"] == pytest.approx(57.5)
-    assert table.loc["nfm", "ours d std"] == pytest.approx(np.std([45.0, 70.0], ddof=1))
-    assert table.loc["kaiming_normal", "ours e count"] == 1
+    assert table.loc["nfm", "ours d mean"] == pytest.approx(np.mean([45.0, 70.0, 60.0]))
+    assert table.loc["nfm", "ours d sd"] == pytest.approx(np.std([45.0, 70.0, 60.0], ddof=1))
+    assert table.loc["kaiming_normal", "ours e n"] == 1
     assert np.isnan(table.loc["agop", "ours d mean"])
-    assert list(table.columns[-6:]) == ["ours d mean", "ours d std", "ours d count",
-                                        "ours e mean", "ours e std", "ours e count"]
+    assert list(table.columns[-6:]) == ["ours d mean", "ours d sd", "ours d n",
+                                        "ours e mean", "ours e sd", "ours e n"]
+    digits = results.reported_digits(table)
+    assert digits["ours d n"] == 0 and digits["reported svhn"] == 1
 
 
 def test_ansatz_table_has_one_column_per_network_and_matrix():
@@ -141,10 +194,13 @@ def test_status_note_lists_diverged_runs_and_header_names_the_source():
     assert note.startswith("2 runs; training / validation images per run: 80 / 20;")
     assert note.endswith("diverged runs: 1\n- d agop seed 1: loss is nan at epoch 2")
     cfg = AgopNfmSettings(datasets=("digits",), pretrained="cifar10", runs=2)
-    text = results.header(cfg, "quick", Path("out"))
+    text = results.header(cfg, "quick", Path("out"), "float32")
     assert "a VGG11 trained here on `cifar10` (train split)" in text
     assert "**Data set(s): `digits`** at 224x224" in text and "2 run(s) per init" in text
-    assert "torchvision's ImageNet VGG11" in results.header(AgopNfmSettings(), "paper", Path())
+    assert "arithmetic: **float32** (precision setting `auto`)" in text
+    assert "80% to train, 20% to validate" in text
+    assert "torchvision's ImageNet VGG11" in results.header(AgopNfmSettings(), "paper", Path(),
+                                                            "bf16")
 
 
 def test_each_figure_has_its_panels_and_lines():
@@ -159,11 +215,40 @@ def test_each_figure_has_its_panels_and_lines():
     fig = figures.loss_gap(results.loss_gap(curves), order)
     assert len(fig.axes) == 2
     assert all(len([x for x in ax.lines if len(x.get_xdata()) == 3]) == 2 for ax in fig.axes)
-    best = results.best_validation(curves)
-    fig = figures.best_val_accuracy(best, ["d", "e"], order)
+    fig = figures.accuracy_per_init(final_frame(), results.MEASURE, ["d", "e"], order, "acc")
     assert len(fig.axes) == 2
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == order
+    assert not fig.axes[0].collections[-1].get_label() == "reported"
+    best = results.best_validation(curves)
+    fig = figures.accuracy_per_init(best, "best_val_accuracy", ["d"], order, "best", True)
+    assert len(fig.axes) == 1  # "d" is not a reported data set: no crosses either
     assert figures.palette(["kaiming_nfm", "nfm"])["kaiming_nfm"] == (0, 0, 0)
     assert figures.family("kaiming_agop") == "matrix (NFM/AGOP)"
     assert figures.family("kaiming_normal") == "standard"
     matplotlib.pyplot.close("all")
+
+
+def test_notes_say_what_the_tables_show():
+    summary = results.summary(final_frame())
+    note = results.interval_note(summary)
+    assert note.startswith("2 of 4 means rest on fewer than 3 runs (n = 1)")
+    assert results.interval_note(summary[summary.n >= 3]).startswith("Every mean rests on n = 3")
+    signal = pd.DataFrame([dict(dataset="e", init="nfm", relative_rms=2e-6),
+                           dict(dataset="e", init="kaiming_normal", relative_rms=1.5)])
+    # "e" is not a data set: no chance level, so nothing is flagged there
+    assert "did not train" not in results.training_note(summary, signal)
+    fake = summary.assign(dataset="digits")  # 10 classes: chance 10%
+    note = results.training_note(fake, signal.assign(dataset="digits"))
+    assert "- `nfm` on digits: 10.0% (chance 10.0%)" in note
+    assert "passed 2.0e-06 of the input's RMS at init, kaiming_normal 1.5e+00" in note
+    assert "`kaiming_normal` on digits: 30.0%" not in note  # 20 points above chance
+    paired = results.paired_vs(final_frame(), "kaiming_normal")
+    text = results.holm_note(paired, "kaiming_normal")
+    assert "d: of 1 inits tested against `kaiming_normal`, 0 differ" in text
+    assert "e: no init could be tested" in text
+    assert results.agreement_note(pd.Series({"d": 1 / 9, "e": np.nan})) == (
+        "Kendall's W of the seeds' orders: d: 0.11; e: none (a single seed).")
+    shown = results.signal_display(pd.DataFrame(dict(relative_rms=[2.345e-6, 1.5],
+                                                     relative_rms_width_1=[np.nan, 14.8])))
+    assert shown.relative_rms.tolist() == ["2.3e-06", "1.5"]
+    assert shown.relative_rms_width_1.tolist() == ["", "15"]

@@ -124,3 +124,16 @@ def test_standard_methods_are_unchanged_by_the_new_module():
     model = initialize(build_model("vgg11", 10, 3, width=0.5), "normal", seed=0)
     linear = torch.cat([m.weight.flatten() for m in model.modules() if isinstance(m, nn.Linear)])
     assert linear.std().item() == pytest.approx(0.05, rel=0.02)
+
+
+@pytest.mark.parametrize("gain", [1.0, 2**0.5])
+def test_xavier_normal_takes_a_gain_and_defaults_to_one(gain):
+    """Study 03's `xavier_normal` is the original's ReLU gain sqrt(2); the registered default
+    stays PyTorch's gain 1 (other studies use it)."""
+    conv = nn.Conv2d(64, 128, 3)  # fan_in 576, fan_out 1152: 73,728 weights
+    model = initialize(nn.Sequential(conv), "xavier_normal", seed=0, gain=gain)
+    expected = gain * (2 / (576 + 1152)) ** 0.5
+    assert conv.weight.std().item() == pytest.approx(expected, rel=0.02)
+    assert model[0].bias.abs().max() == 0
+    plain = initialize(nn.Sequential(nn.Conv2d(64, 128, 3)), "xavier_normal", seed=0)
+    assert torch.allclose(plain[0].weight * gain, conv.weight)  # same draw, scaled

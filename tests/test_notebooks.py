@@ -34,6 +34,7 @@ PROMISED = {
         "03_agop_nfm_init.ipynb", "ansatz_correlation.png", "ansatz_correlation.pdf",
         "ansatz_correlation.csv", "accuracy_curves.png", "loss_gap.png", "best_val_accuracy.png",
         "best_val_accuracy.csv", "best_val_accuracy.md", "paired_vs_kaiming_normal.csv",
+        "val_accuracy.csv", "init_scores.csv", "signal_at_init.csv", "ranks_per_seed.csv",
         "reported_vs_ours.csv", "reported_vs_ours.md",
     ],
     "04_baselines_transfer": [

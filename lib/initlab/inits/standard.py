@@ -34,7 +34,16 @@ def _standard(draw: Callable[[torch.Tensor], None]) -> Initializer:
 
 register("kaiming_uniform")(_standard(lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu")))
 register("kaiming_normal")(_standard(lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu")))
-register("xavier_normal")(_standard(nn.init.xavier_normal_))
+
+
+@register("xavier_normal")
+def xavier_normal(model: nn.Module, seed: int | None = None, gain: float = 1.0) -> nn.Module:
+    """Glorot's normal draw, std = gain * sqrt(2 / (fan_in + fan_out)); `gain` defaults to
+    PyTorch's 1, and sqrt(2) (`nn.init.calculate_gain("relu")`) is what study 03's original
+    code used for ReLU networks."""
+    return _standard(lambda w: nn.init.xavier_normal_(w, gain=gain))(model, seed=seed)
+
+
 register("normal")(_standard(lambda w: nn.init.normal_(w, 0.0, 0.05)))
 register("uniform")(_standard(lambda w: nn.init.uniform_(w, -0.025, 0.025)))
 

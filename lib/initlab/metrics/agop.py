@@ -9,8 +9,11 @@ The patch AGOP sums g g^T over images, patch positions and classes, g the gradie
 logit with respect to the input patch at one position. The conv output at position p is
 W x_p + b, so g = W^T G_p with G_p the gradient with respect to the conv output there, and
 AGOP = W^T (sum G G^T) W: one backward pass per class and image chunk, a (c_out x c_out)
-accumulator, no unfolded patches. `agop_bruteforce` unfolds the patches and differentiates with
-respect to them (torch.func); it is slow and exists to test `agop`.
+accumulator, no unfolded patches. G is taken at the layer's real output, so the bias b is part
+of the forward pass that the gradient sees (study 03's original code rebuilt the layer as W x_p
+without b, which is right only where b = 0, not for a trained network). `agop_bruteforce`
+unfolds the patches, adds b back, and differentiates with respect to them (torch.func); it is
+slow and exists to test `agop`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator
 from initlab import plots
 from initlab.inits.matrix import MATRIX_METHODS
 from initlab.studies.agop_nfm_init import results
-from initlab.studies.agop_nfm_init.settings import AGOP_NFM_INITS
+from initlab.studies.agop_nfm_init.settings import STUDY_INITS
 
 FAMILIES = ["standard", "matrix (NFM/AGOP)"]
 
@@ -31,8 +31,8 @@ def family(init: str) -> str:
 def palette(order: Sequence[str]) -> dict[str, tuple]:
     """A fixed colour per init (colour-blind palette), whatever subset of inits ran."""
     colors = sns.color_palette("colorblind", 10)
-    fixed = dict(zip(AGOP_NFM_INITS,
-                     colors[:5] + [colors[9], colors[8], colors[7], (0, 0, 0)]))
+    fixed = dict(zip(STUDY_INITS, colors[:5] + [colors[9], colors[8], colors[7], (0, 0, 0),
+                                                 colors[6]]))
     return {i: fixed.get(i, colors[5]) for i in order}
 
 
@@ -86,17 +86,18 @@ def loss_gap(gap: pd.DataFrame, order: Sequence[str]) -> plt.Figure:
     return g.figure
 
 
-def best_val_accuracy(best: pd.DataFrame, datasets: Sequence[str],
-                      order: Sequence[str]) -> plt.Figure:
-    """Best validation accuracy per run (points), mean with 95% CI (diamonds) and the
-    original's number (crosses, where reported), one panel per data set."""
+def accuracy_per_init(frame: pd.DataFrame, value: str, datasets: Sequence[str],
+                      order: Sequence[str], label: str, reported: bool = False) -> plt.Figure:
+    """`value` (an accuracy in %) per run as points, mean with its 95% bootstrap interval as
+    diamonds, one panel per data set; with `reported`, the original's number as crosses
+    (only for its own measure, the best validation accuracy)."""
     width = max(6, 0.9 * len(order) + 2) * len(datasets)
     fig, axes = plt.subplots(1, len(datasets), figsize=(width, 4.2), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
-        plots.points_with_mean(best[best.dataset == dataset], x="init", y="best_val_accuracy",
-                               order=list(order), reference=results.reported_for(dataset),
-                               ax=ax)
-        ax.set(title=f"{dataset}: best validation accuracy (points: runs; diamonds: mean, "
-               "95% CI)", ylabel="best validation accuracy (%)", xlabel="")
+        plots.points_with_mean(frame[frame.dataset == dataset], x="init", y=value,
+                               order=list(order), ax=ax,
+                               reference=results.reported_for(dataset) if reported else None)
+        ax.set(title=f"{dataset}: {label} (points: runs; diamonds: mean, bootstrap 95% CI)",
+               ylabel=f"{label} (%)", xlabel="")
     fig.tight_layout()
     return fig

@@ -2,13 +2,14 @@
 network's NFM or AGOP beat the standard initializations? (docs/03_agop_nfm_init.md)
 
 Two kinds of store runs:
-- a source run per target data set (`sources.py`): the source network's matrices and the
-  ansatz check;
+- a source run per target data set (`sources.py`): the source network's NFMs, its input
+  normalization and the ansatz check;
 - a training run per (data set, init, seed), here: a fresh VGG initialized by the method (conv
   filters) and VGG's rule (linear layers N(0, linear_std^2), biases 0), trained with SGD on 80%
-  of the training set, validated on the other 20% every epoch.
-Runs with the same seed share the split, the batch order, the dropout masks and the linear
-layers, so inits are compared pairwise.
+  of the training set, validated on the other 20% every epoch. An AGOP init takes the source's
+  AGOP over `agop_images` images of this run's training fold (never its validation fold).
+Runs with the same seed share the split, the batch order, the dropout masks, the linear layers
+and the AGOP sample, so inits are compared pairwise.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from initlab import data, store
 from initlab.inits.matrix import MATRIX_METHODS, vgg_style
 from initlab.models import conv_layers
 from initlab.seeds import derive_seed
-from initlab.studies.agop_nfm_init.settings import AgopNfmSettings
+from initlab.studies.agop_nfm_init.settings import AgopNfmSettings, init_call
 from initlab.studies.agop_nfm_init.sources import (
     SOURCE_STUDY,
     channels_for,
+    fold_agop,
     new_model,
     prepare,
     run_source,
@@ -40,30 +42,51 @@ from initlab.training.runtime import Runtime
 STUDY = "03_agop_nfm_init"
 
 
-def target_data(cfg: AgopNfmSettings, dataset: str,
-                seed: int) -> tuple[data.ImageSet, data.ImageSet]:
-    """The training set (subsampled to `train_size` if set), prepared, split 80/20 by `seed`."""
-    train = data.load(dataset, "train")
-    if cfg.train_size and cfg.train_size < len(train):
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(
-            derive_seed(seed, "subsample")))
-        train = train.subset(order[:cfg.train_size])
-    train = prepare(train, cfg.image_size, channels_for(cfg, dataset))
-    return train.split(1 - cfg.val_fraction, seed=derive_seed(seed, "split"))
+def fold_indices(cfg: AgopNfmSettings, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices into the data set's training split of run `seed`'s training and validation
+    folds: a seeded `train_size` subsample (if set), split 80/20 by `seed`."""
+    chosen = torch.arange(size)
+    if cfg.train_size and cfg.train_size < size:
+        chosen = torch.randperm(size, generator=torch.Generator().manual_seed(
+            derive_seed(seed, "subsample")))[:cfg.train_size]
+    order = torch.randperm(len(chosen), generator=torch.Generator().manual_seed(
+        derive_seed(seed, "split")))
+    cut = round((1 - cfg.val_fraction) * len(chosen))
+    return chosen[order[:cut]], chosen[order[cut:]]
 
 
-def initialized_model(cfg: AgopNfmSettings, train: data.ImageSet,
+def agop_indices(cfg: AgopNfmSettings, train_fold: torch.Tensor, seed: int) -> torch.Tensor:
+    """The AGOP sample of run `seed`: `agop_images` seeded indices of its training fold, so
+    no image the run validates on shapes its init."""
+    order = torch.randperm(len(train_fold), generator=torch.Generator().manual_seed(
+        derive_seed(seed, "agop-images")))
+    return train_fold[order[:cfg.agop_images]]
+
+
+def target_data(cfg: AgopNfmSettings, dataset: str, seed: int
+                ) -> tuple[data.ImageSet, data.ImageSet, data.ImageSet]:
+    """Run `seed`'s training fold, validation fold and AGOP sample (from the training fold),
+    prepared (size, channels); normalized later with the target's stats (training) or the
+    source's (AGOP)."""
+    full = data.load(dataset, "train")
+    train, val = fold_indices(cfg, len(full), seed)
+    return tuple(prepare(full.subset(i), cfg.image_size, channels_for(cfg, dataset))
+                 for i in (train, val, agop_indices(cfg, train, seed)))
+
+
+def initialized_model(cfg: AgopNfmSettings, train: data.ImageSet, sample: data.ImageSet,
                       runtime: Runtime) -> nn.Module:
-    """A fresh VGG with the run's init; a matrix init reads the source run's matrices (computed
-    first if the store lacks them)."""
-    (dataset,), (method,) = cfg.datasets, cfg.inits
+    """A fresh VGG with the run's init (`settings.init_call` maps the study's label to a
+    registered method and its options); an NFM init reads the source run's NFMs, an AGOP init
+    takes the source's AGOP over `sample`, images of this run's training fold."""
+    (dataset,), (label,) = cfg.datasets, cfg.inits
     model = new_model(cfg, train.num_classes, train.in_channels, derive_seed(cfg.seed, "model"))
-    options = {}
+    method, options = init_call(label)
     if method in MATRIX_METHODS:
-        source = store.run(SOURCE_STUDY, source_settings(cfg, dataset), run_source,
-                           runtime=runtime)
-        kind = "agop" if "agop" in method else "nfm"
-        options["matrices"] = [source[f"{kind}.{i}"] for i in range(len(conv_layers(model)))]
+        src = source_settings(cfg, dataset)
+        source = store.run(SOURCE_STUDY, src, run_source, runtime=runtime)
+        options["matrices"] = ([source[f"nfm.{i}"] for i in range(len(conv_layers(model)))]
+                               if "nfm" in method else fold_agop(src, source, sample, runtime))
     return vgg_style(model, method, seed=derive_seed(cfg.seed, "init"),
                      linear_std=cfg.linear_std, **options)
 
@@ -75,8 +98,8 @@ def run(cfg: AgopNfmSettings, runtime: Runtime) -> dict[str, pd.DataFrame]:
         raise ValueError("a run has one data set and one init; use run_settings(cfg)")
     (dataset,), (method,) = cfg.datasets, cfg.inits
     recipe = cfg.recipe()
-    train, val = target_data(cfg, dataset, cfg.seed)
-    model = initialized_model(cfg, train, runtime).to(runtime.torch_device)
+    train, val, sample = target_data(cfg, dataset, cfg.seed)
+    model = initialized_model(cfg, train, sample, runtime).to(runtime.torch_device)
     loss0, acc0 = evaluate(model, val, runtime, recipe.precision)
     try:  # one dropout stream per seed, shared by the inits like the split and batch order
         history = fit(model, train, val, recipe=recipe, runtime=runtime,

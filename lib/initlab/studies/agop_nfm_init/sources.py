@@ -1,16 +1,18 @@
 """Study 03's source network and its matrices: one source run per target data set.
 
-A source run (`SOURCE_STUDY`, `SourceSettings`) holds the source VGG's NFM and patch AGOP per
-conv layer over target images, and the ansatz correlations of a trained and an untrained VGG.
-The source is torchvision's ImageNet VGG, a state-dict file, or a VGG trained here on another
-data set (docs/03_agop_nfm_init.md). The target runs (`runs.py`) read these matrices through
-`store.run`, so the source is computed once and shared by every init and seed.
+A source run (`SOURCE_STUDY`, `SourceSettings`) holds the source VGG's NFM per conv layer, the
+normalization its inputs need, its weights when it was trained here, and the ansatz check of a
+trained and an untrained VGG. The source is torchvision's ImageNet VGG, a state-dict file, or a
+VGG trained here on another data set (docs/03_agop_nfm_init.md). The target runs (`runs.py`)
+read the NFMs through `store.run`; a run with an AGOP init rebuilds the source network
+(`source_network`) and takes the AGOP over images of its own training fold (`fold_agop`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -30,7 +32,17 @@ from initlab.training.runtime import Runtime
 
 SOURCE_STUDY = "03_agop_nfm_init_source"
 UPSAMPLE_FROM = 128  # image_size at or above this: upsample batches on the device, not in memory
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # torchvision's weights' inputs
 Settings = AgopNfmSettings | SourceSettings
+Stats = tuple[tuple[float, ...], tuple[float, ...]]  # per-channel mean and std, [0, 1] units
+
+
+class Loaded(NamedTuple):
+    """A source network, its training curves (empty unless trained here) and the input
+    normalization it was trained with (None: unknown)."""
+    model: nn.Module
+    curves: pd.DataFrame
+    stats: Stats | None
 
 
 class Resized(nn.Module):
@@ -81,7 +93,7 @@ def source_settings(cfg: AgopNfmSettings, dataset: str) -> SourceSettings:
     fields = {f.name for f in dataclasses.fields(SourceSettings)} - {"target", "channels", "seed",
                                                                      "recipe"}
     recipe = Recipe("adam", lr=cfg.source_lr, epochs=cfg.source_epochs,
-                    batch_size=cfg.batch_size)
+                    batch_size=cfg.batch_size, precision=cfg.precision)
     return SourceSettings(target=dataset, channels=channels_for(cfg, dataset),
                           seed=cfg.source_seed, recipe=recipe,
                           **{k: getattr(cfg, k) for k in fields})
@@ -107,9 +119,9 @@ def _imagenet_source(src: SourceSettings) -> nn.Module:
     return model
 
 
-def _checkpoint_source(src: SourceSettings) -> nn.Module:
-    """A state-dict file of this architecture; its head size and layout are read from it."""
-    state = torch.load(Path(src.pretrained).expanduser(), map_location="cpu", weights_only=True)
+def _from_state(src: SourceSettings, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A VGG of this architecture with `state` loaded; its head size and layout (224x224 or
+    small) are read from the state dict."""
     state = {k.removeprefix("net."): v for k, v in state.items()}
     head = [k for k in state if k.startswith("classifier.") and k.endswith(".weight")]
     classes = state[max(head, key=lambda k: int(k.split(".")[1]))].shape[0]
@@ -121,8 +133,15 @@ def _checkpoint_source(src: SourceSettings) -> nn.Module:
     return model
 
 
-def _trained_source(src: SourceSettings, runtime: Runtime) -> tuple[nn.Module, pd.DataFrame]:
-    """A VGG trained here on `pretrained` (another data set), Adam, VGG init; its curves."""
+def _checkpoint_source(src: SourceSettings) -> nn.Module:
+    """A state-dict file of this architecture."""
+    path = Path(src.pretrained).expanduser()
+    return _from_state(src, torch.load(path, map_location="cpu", weights_only=True))
+
+
+def _trained_source(src: SourceSettings, runtime: Runtime) -> Loaded:
+    """A VGG trained here on `pretrained` (another data set), Adam, VGG init; its curves and
+    its training set's normalization."""
     train = prepare(data.load(src.pretrained, src.pretrained_split), src.image_size, src.channels)
     held_out = "test" if src.pretrained_split == "train" else "train"
     val = prepare(data.load(src.pretrained, held_out), src.image_size, src.channels)
@@ -131,24 +150,60 @@ def _trained_source(src: SourceSettings, runtime: Runtime) -> tuple[nn.Module, p
               linear_std=src.linear_std)
     history = fit(model, train, val, recipe=src.recipe, runtime=runtime,
                   seed=derive_seed(src.seed, "source"), name=f"source on {src.pretrained}")
-    return model, history.frame
+    return Loaded(model, history.frame, (train.mean, train.std))
 
 
-def load_source(src: SourceSettings, runtime: Runtime) -> tuple[nn.Module, pd.DataFrame]:
-    """The source network by `pretrained`, and its training curves (empty unless trained here)."""
+def _is_file(src: SourceSettings) -> bool:
+    return src.pretrained.endswith((".pt", ".pth")) or Path(src.pretrained).expanduser().is_file()
+
+
+def load_source(src: SourceSettings, runtime: Runtime) -> Loaded:
+    """The source network by `pretrained`, its training curves (empty unless trained here) and
+    the normalization it was trained with: ImageNet's for torchvision's weights, its training
+    set's for a source trained here, None for a state-dict file (which does not record it)."""
     if src.pretrained == "imagenet":
-        return _imagenet_source(src), pd.DataFrame()
-    if src.pretrained.endswith((".pt", ".pth")) or Path(src.pretrained).expanduser().is_file():
-        return _checkpoint_source(src), pd.DataFrame()
+        return Loaded(_imagenet_source(src), pd.DataFrame(), IMAGENET_STATS)
+    if _is_file(src):
+        return Loaded(_checkpoint_source(src), pd.DataFrame(), None)
     return _trained_source(src, runtime)
 
 
-def agop_images(src: SourceSettings) -> torch.Tensor:
-    """`agop_images` seeded target training images, normalized, as the source sees them."""
-    train = prepare(data.load(src.target, "train"), src.image_size, src.channels)
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(
-        derive_seed(src.seed, "agop-images")))
-    return train.subset(order[:src.agop_images]).to_float()
+def source_network(src: SourceSettings, result: dict) -> nn.Module:
+    """The source network again, for a target run: from torchvision or the file, or (trained
+    here) from the weights its source run stored."""
+    if src.pretrained == "imagenet":
+        return _imagenet_source(src)
+    if _is_file(src):
+        return _checkpoint_source(src)
+    return _from_state(src, store.model_state(result))
+
+
+def source_view(images: data.ImageSet, stats: Stats) -> torch.Tensor:
+    """`images` as float, normalized with the source's statistics (not the target's)."""
+    return images.with_normalization(*stats).to_float()
+
+
+def stored_stats(result: dict) -> Stats:
+    """The normalization a source run recorded (`run_source`)."""
+    frame = result["normalization"]
+    return tuple(frame["mean"]), tuple(frame["std"])
+
+
+def layer_agops(net: nn.Module, images: torch.Tensor, src: SourceSettings) -> list[torch.Tensor]:
+    """Every conv layer's patch AGOP of `net` over `images` (float, normalized, on the device),
+    over the first `agop_classes` logits (0: all)."""
+    classes = range(src.agop_classes) if src.agop_classes else None
+    chunk = 8 if src.image_size >= UPSAMPLE_FROM else 64
+    return list(agop(net, None, images, classes=classes, chunk_size=chunk).values())
+
+
+def fold_agop(src: SourceSettings, result: dict, images: data.ImageSet,
+              runtime: Runtime) -> list[torch.Tensor]:
+    """The source's AGOP per conv layer over `images` (a sample of a target run's training
+    fold), which are normalized as the source run recorded."""
+    device = runtime.torch_device
+    net = source_network(src, result).to(device)
+    return layer_agops(net, source_view(images, stored_stats(result)).to(device), src)
 
 
 def ansatz_rows(nfms: list[torch.Tensor], agops: list[torch.Tensor], state: str) -> list[dict]:
@@ -171,24 +226,32 @@ def untrained_twin(model: nn.Module, src: SourceSettings) -> nn.Module:
                      linear_std=src.linear_std)
 
 
+def ansatz_images(src: SourceSettings) -> data.ImageSet:
+    """The ansatz check's sample: `agop_images` seeded images of the target's training split.
+    It describes the source network only (nothing is trained or chosen on it), so unlike a
+    run's AGOP sample it need not avoid any run's validation fold."""
+    train = prepare(data.load(src.target, "train"), src.image_size, src.channels)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(
+        derive_seed(src.seed, "agop-images")))
+    return train.subset(order[:src.agop_images])
+
+
 def run_source(src: SourceSettings, runtime: Runtime) -> dict:
-    """The source network's NFM and AGOP per conv layer, and the ansatz check, trained and
-    untrained; a source trained here also keeps its weights (small) and its curves."""
+    """The source network's NFM per conv layer, its input normalization, and the ansatz check,
+    trained and untrained; a source trained here also keeps its weights (small) and curves."""
     device = runtime.torch_device
-    model, curves = load_source(src, runtime)
-    images = agop_images(src).to(device)
-    classes = range(src.agop_classes) if src.agop_classes else None
-    chunk = 8 if src.image_size >= UPSAMPLE_FROM else 64
-    result: dict = {}
+    model, curves, stats = load_source(src, runtime)
+    sample = ansatz_images(src)
+    stats = stats or (sample.mean, sample.std)  # a state-dict file: the target's own
+    images = source_view(sample, stats).to(device)
+    result: dict = {"normalization": pd.DataFrame(dict(mean=stats[0], std=stats[1]))}
     rows = []
     for state, net in (("trained", model), ("untrained", untrained_twin(model, src))):
         net.to(device)
-        agops = list(agop(net, None, images, classes=classes, chunk_size=chunk).values())
         nfms = [nfm(conv).cpu() for _, conv in conv_layers(net)]
-        rows += ansatz_rows(nfms, agops, state)
+        rows += ansatz_rows(nfms, layer_agops(net, images, src), state)
         if state == "trained":
             result.update({f"nfm.{i}": m for i, m in enumerate(nfms)})
-            result.update({f"agop.{i}": m for i, m in enumerate(agops)})
     result["ansatz"] = pd.DataFrame(rows)
     if not curves.empty:
         result["source_curves"] = curves
