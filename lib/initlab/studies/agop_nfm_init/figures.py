@@ -20,20 +20,26 @@ from initlab.inits.matrix import MATRIX_METHODS
 from initlab.studies.agop_nfm_init import results
 from initlab.studies.agop_nfm_init.settings import STUDY_INITS
 
-FAMILIES = ["standard", "matrix (NFM/AGOP)"]
+FAMILIES = ["standard", "matrix (NFM/AGOP)", "yours"]
 
 
 def family(init: str) -> str:
-    """'matrix (NFM/AGOP)' for the inits drawn from a source's matrices, else 'standard'."""
+    """'matrix (NFM/AGOP)' for the inits drawn from a source's matrices, 'yours' for an init
+    the study does not define (settings `inits`), else 'standard'."""
+    if init not in STUDY_INITS:
+        return FAMILIES[2]
     return FAMILIES[1] if init in MATRIX_METHODS else FAMILIES[0]
 
 
 def palette(order: Sequence[str]) -> dict[str, tuple]:
-    """A fixed colour per init (colour-blind palette), whatever subset of inits ran."""
+    """A fixed colour per init (colour-blind palette), whatever subset of inits ran; the
+    user's own inits take colours of their own, in the order given."""
     colors = sns.color_palette("colorblind", 10)
     fixed = dict(zip(STUDY_INITS, colors[:5] + [colors[9], colors[8], colors[7], (0, 0, 0),
                                                  colors[6]]))
-    return {i: fixed.get(i, colors[5]) for i in order}
+    yours = [i for i in order if i not in fixed]
+    fixed.update(zip(yours, [colors[5], *sns.color_palette("dark", max(len(yours), 1))]))
+    return {i: fixed[i] for i in order}
 
 
 def _integer_epochs(grid: sns.FacetGrid) -> None:

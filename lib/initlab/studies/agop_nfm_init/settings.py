@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from initlab.data import DATASETS
+from initlab.inits import InitOptions, InitSpec, check_methods, check_options
 from initlab.settings import check_choices, check_positive, not_hashed
 from initlab.training.recipe import PRECISIONS, Recipe
 
@@ -46,7 +47,12 @@ class AgopNfmSettings:
     PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
 
     datasets: tuple[str, ...] = ("svhn", "cifar10", "cifar100", "tiny_imagenet")
-    inits: tuple[str, ...] = AGOP_NFM_INITS
+    inits: tuple[str, ...] = AGOP_NFM_INITS  # or your own besides: a registered name or
+    # "module:function" (docs/your-initializer.md); it sets the conv filters, VGG's linear draw
+    # follows as for every init
+    init_options: InitOptions = InitOptions()  # YAML: "{orthogonal: {gain: 1.4}}"
+    init_spec: InitSpec | None = None  # set per run (runs.run_settings) for a user's init,
+    # options or a data-dependent init: its options and source hash name the run
     model: str = "vgg11"
     width: float = 1.0
     image_size: int = 224  # the paper resized to 224 (upsampled on the device); 28 -> 32: padded
@@ -92,7 +98,8 @@ class AgopNfmSettings:
 
     def __post_init__(self) -> None:
         check_choices("datasets", self.datasets, DATASETS)
-        check_choices("inits", self.inits, STUDY_INITS)
+        check_methods(self.inits, allowed=STUDY_INITS)
+        check_options(self.init_options.as_dict(), self.inits)
         check_choices("precision", self.precision, PRECISIONS)
         check_positive(self, "width", "image_size", "epochs", "batch_size", "lr", "linear_std",
                        "source_epochs", "source_lr", "agop_images", "runs")

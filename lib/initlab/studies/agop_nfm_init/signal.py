@@ -16,10 +16,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from initlab.inits import InitOptions
 from initlab.inits.matrix import MATRIX_METHODS, vgg_style
 from initlab.models import build_model
 from initlab.seeds import derive_seed
-from initlab.studies.agop_nfm_init.runs import initialized_model, target_data
+from initlab.studies.agop_nfm_init.runs import init_spec, initialized_model, target_data
 from initlab.studies.agop_nfm_init.settings import AgopNfmSettings, init_call
 from initlab.training.runtime import Runtime
 
@@ -56,15 +57,18 @@ def _paper_width(cfg: AgopNfmSettings, label: str, classes: int) -> float:
 def signal_at_init(cfg: AgopNfmSettings, runtime: Runtime) -> pd.DataFrame:
     """Per data set and init, before training: the conv stack's output RMS relative to its
     input's, on the AGOP sample of run `cfg.seed` (training-fold images) at the study's width,
-    and for the standard inits also in a full-width VGG."""
+    and for the standard inits also in a full-width VGG (not for a user's init with options,
+    source hash or data: it is measured at the study's width only)."""
     rows = []
     for dataset in cfg.datasets:
         train, _, sample = target_data(cfg, dataset, cfg.seed)
         x = sample.to_float(runtime.torch_device)
         for label in cfg.inits:
-            one = dataclasses.replace(cfg, datasets=(dataset,), inits=(label,))
+            spec = init_spec(cfg, label)
+            one = dataclasses.replace(cfg, datasets=(dataset,), inits=(label,),
+                                      init_options=InitOptions(), init_spec=spec)
             model = initialized_model(one, train, sample, runtime).to(runtime.torch_device)
+            wide = float("nan") if spec else _paper_width(cfg, label, train.num_classes)
             rows.append(dict(dataset=dataset, init=label, width=cfg.width,
-                             relative_rms=relative_rms(model, x),
-                             relative_rms_width_1=_paper_width(cfg, label, train.num_classes)))
+                             relative_rms=relative_rms(model, x), relative_rms_width_1=wide))
     return pd.DataFrame(rows)
