@@ -31,8 +31,9 @@ def test_a_source_model_trained_inside_runs_is_counted_once():
     shared = [t for t in study.trainings if t.shared is not None]
     pretrained_cells = [s for s in plan.batches("05_parameter_dynamics", cfg)[0].settings
                         if s.inits == ("pretrained",)]
-    assert len(pretrained_cells) == 2 * len(cfg.archs)  # two optimizers per architecture
-    assert len(shared) == len(cfg.archs)  # one checkpoint per architecture, once
+    # two optimizers per architecture and seed; one checkpoint per architecture and seed, once
+    assert len(pretrained_cells) == 2 * len(cfg.archs) * cfg.seeds
+    assert len(shared) == len(cfg.archs) * cfg.seeds
 
 
 def test_the_calibration_counts_flops_and_times_steps():
@@ -75,10 +76,11 @@ def test_the_paper_profile_is_planned_without_its_data(tmp_path, monkeypatch):
     plans = {study: plan.plan_study(study, profiles.load(study, "paper"))
              for study in plan.MODULES}
     # 02: 51 source models and 2,815 target runs (Tiny ImageNet's 15 counted as asked for);
-    # 03: a source per data set and 108 VGG11 runs; 05: 54 grid cells
+    # 03: a source per data set and 108 VGG11 runs; 04: 2 baselines x 3 seeds and 5 transfer
+    # runs; 05: 54 grid cells x 3 seeds
     assert {s: p.total for s, p in plans.items()} == {
         "01_warm_start": 10, "02_clustered_init": 2866, "03_agop_nfm_init": 112,
-        "04_baselines_transfer": 7, "05_parameter_dynamics": 54}
+        "04_baselines_transfer": 11, "05_parameter_dynamics": 162}
     assert all(p.missing == p.total and p.passes > 0 for p in plans.values())
     vgg = {t.size for t in plans["03_agop_nfm_init"].trainings}
     assert vgg == {224}  # ImageNet sources train nothing; every target VGG11 sees 224x224

@@ -15,7 +15,7 @@ import pytest
 import torch
 from scipy import stats
 
-from initlab import profiles, store
+from initlab import profiles, store, tables
 from initlab.studies.warm_start import figures, results, runs
 from initlab.studies.warm_start.settings import WarmStartSettings
 from initlab.training.recipe import Recipe
@@ -71,44 +71,50 @@ def test_noisy_accuracy_summarizes_each_noise_in_percent():
     table = results.noisy_accuracy(noisy)
     assert table.noise.tolist() == ["blur", "gaussian"]  # order of appearance
     np.testing.assert_allclose(table["mean"], [60.0, 30.0])
-    np.testing.assert_allclose(table["std"], [np.sqrt(200.0)] * 2)
-    np.testing.assert_allclose(table["max"], [70.0, 40.0])
-    assert table["count"].tolist() == [2, 2]
+    np.testing.assert_allclose(table["sd"], [np.sqrt(200.0)] * 2)
+    assert table["n"].tolist() == [2, 2] and table.ci95_low.isna().all()  # no CI for n < 3
 
 
-def test_table1_is_mean_std_per_filter_raw_then_aligned():
-    table = results.table1_similarity(similarity_frame())
-    assert table.columns.tolist() == ["cosine", "frobenius", "cosine (aligned)",
-                                      "frobenius (aligned)"]
-    assert table.index.tolist() == [0, 1]
-    assert table.loc[0].tolist() == ["0.3 (0.141)", "1.5 (0.707)", "0.5 (0.0)", "1.0 (0.707)"]
-    assert table.loc[1].tolist() == ["0.1 (0.0)", "4.0 (1.414)", "0.5 (0.283)", "2.0 (0.0)"]
+def test_table1_is_mean_and_sd_per_filter_raw_then_aligned():
+    # each pair in its own iteration: the mean and sd over iterations are those over pairs
+    summary = results.similarity_summary(similarity_frame().assign(seed=lambda d: d.model_b))
+    table = results.table1_similarity(summary)
+    assert table.columns.tolist() == [
+        "cosine", "cosine sd", "frobenius", "frobenius sd", "cosine aligned",
+        "cosine aligned sd", "frobenius aligned", "frobenius aligned sd", "n"]
+    assert table.index.tolist() == [0, 1] and table.n.tolist() == [2, 2]
+    np.testing.assert_allclose(table.loc[0], [0.3, 0.141, 1.5, 0.707, 0.5, 0.0, 1.0, 0.707, 2],
+                               atol=5e-4)
+    np.testing.assert_allclose(table.loc[1], [0.1, 0.0, 4.0, 1.414, 0.5, 0.283, 2.0, 0.0, 2],
+                               atol=5e-4)
 
 
 def test_table2_follows_the_method_order():
     table = results.table2_accuracy(final_accuracy(), ORDER)
-    assert table.index.tolist() == ORDER and table.columns.tolist() == ["mean", "std", "max",
-                                                                         "count"]
+    assert table.index.tolist() == ORDER and table.columns.tolist() == [
+        "mean", "sd", "n", "ci95_low", "ci95_high", "max"]
     np.testing.assert_allclose(table["mean"], [70.0, 40.0, 215.0 / 3])
-    np.testing.assert_allclose(table["std"], [20.0, 10.0, np.sqrt(650.0 / 6)])
+    np.testing.assert_allclose(table["sd"], [20.0, 10.0, np.sqrt(650.0 / 6)])
     np.testing.assert_allclose(table["max"], [90.0, 50.0, 80.0])
+    assert table["n"].tolist() == [3, 3, 3] and table.ci95_low.notna().all()
     assert table.loc[["shrink_perturb", "random"]].index.tolist() == ["shrink_perturb", "random"]
     assert results.table2_accuracy(final_accuracy(), ORDER[::-1]).index.tolist() == ORDER[::-1]
 
 
 def test_paired_vs_random_differences_within_each_seed():
-    paired = results.paired_vs_random(final_accuracy()).set_index("method")
-    assert sorted(paired.index) == ["cosine", "shrink_perturb"]
+    paired = results.paired_vs_random(final_accuracy(), ORDER).set_index("method")
+    assert paired.index.tolist() == ["shrink_perturb", "cosine"]  # ORDER without random
     expected = {"cosine": [10.0, 5.0, -10.0], "shrink_perturb": [-10.0, -40.0, -40.0]}
     for method, diffs in expected.items():
         row, diffs = paired.loc[method], np.array(diffs)
         half = stats.t.ppf(0.975, 2) * diffs.std(ddof=1) / np.sqrt(3)
-        assert row.mean_difference == pytest.approx(diffs.mean())
+        assert row.difference == pytest.approx(diffs.mean())
         assert row.ci95_low == pytest.approx(diffs.mean() - half)
         assert row.ci95_high == pytest.approx(diffs.mean() + half)
         assert row.p_value == pytest.approx(stats.ttest_1samp(diffs, 0.0).pvalue)
         assert row.n == 3
-    assert paired.loc["shrink_perturb", "mean_difference"] == pytest.approx(-30.0)
+    assert paired.loc["shrink_perturb", "difference"] == pytest.approx(-30.0)
+    np.testing.assert_allclose(paired.p_holm, tables.holm(paired.p_value))  # over both methods
 
 
 def test_reported_vs_ours_puts_the_original_beside_ours():
@@ -116,8 +122,8 @@ def test_reported_vs_ours_puts_the_original_beside_ours():
     table = results.reported_vs_ours(table2, ORDER, "digits")
     assert table.index.name == "method" and table.index.tolist() == ORDER
     assert table.columns.tolist() == [
-        "data set", "reported mean", "reported std", "reported max", "ours mean", "ours std",
-        "ours max", "ours count", "ours - reported (mean)"]
+        "data set", "reported mean", "reported std", "reported max", "ours mean", "ours sd",
+        "ours max", "ours n", "ours - reported (mean)"]
     assert set(table["data set"]) == {"digits (ours) / mnist (reported)"}
     assert table.loc["random", "reported mean"] == 94.62
     assert table.loc["cosine", "reported std"] == 5.329

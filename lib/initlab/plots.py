@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from initlab import tables
+
 PALETTE = "colorblind"
 
 
@@ -66,11 +68,19 @@ def image_grid(
     return fig
 
 
+def t_band(values: Sequence[float]) -> tuple[float, float]:
+    """The tables' 95% t-interval of a mean (`tables.t_interval`) as a seaborn `errorbar`;
+    NaN (no bar) where n < 3, as the tables print none."""
+    _, low, high, _ = tables.t_interval(values)
+    return low, high
+
+
 def points_with_mean(
     frame: pd.DataFrame, x: str, y: str, order: Sequence[str] | None = None,
     hue: str | None = None, reference: dict[str, float] | None = None, ax=None,
 ) -> plt.Axes:
-    """Every run as a point, and the mean with its 95% interval (bootstrap) beside it.
+    """Every run as a point, and the mean with its 95% t-interval beside it (the tables'
+    interval; none where a group has fewer than 3 runs).
 
     `reference` draws the original report's value per x category as a black cross.
     """
@@ -82,7 +92,7 @@ def points_with_mean(
                   alpha=0.45, size=5, ax=ax, legend=hue is not None)
     np.random.set_state(state)
     sns.pointplot(data=frame, x=x, y=y, hue=hue, order=order, dodge=0.4 if hue else False,
-                  errorbar=("ci", 95), linestyle="none", marker="D", color=None if hue else "k",
+                  errorbar=t_band, linestyle="none", marker="D", color=None if hue else "k",
                   capsize=0.15, ax=ax, legend=False, seed=0)
     if reference:
         labels = [t.get_text() for t in ax.get_xticklabels()]

@@ -1,6 +1,7 @@
 """Study 04's tables, from the stored runs' frames (never trains: `runs.run_all` loads or
 computes the runs, these functions only reshape what they stored), and the original report's
-numbers to compare with.
+numbers to compare with. Every accuracy a table shows is in percent (printed to one decimal),
+every mean has its n beside it, and intervals are left empty where n < 3 (`tables.describe`).
 """
 
 from __future__ import annotations
@@ -11,75 +12,141 @@ from initlab import tables
 
 # The original report. Baselines: (data set, best validation accuracy (%), its epoch).
 REPORTED_BASELINES = {"simple_cnn": ("mnist", 99.01, 10), "reduced_alexnet": ("cifar10", 72.0, 14)}
-# Transfer (Alien vs Predator, 200 validation images): accuracy, and a linear classifier's
-# accuracy on the 2-D t-SNE embedding of each variant's features.
-REPORTED_TRANSFER = {"scratch": 0.72, "svm": 0.905, "head": 0.935, "head_aug": 0.95}
-REPORTED_EMBEDDING = {"scratch": 0.70, "svm": 0.79, "head": 0.84, "head_aug": 0.93}
+# Transfer (Alien vs Predator, 200 validation images): accuracy (%), and a linear classifier's
+# accuracy (%) on the 2-D t-SNE embedding of each variant's features.
+REPORTED_TRANSFER = {"scratch": 72.0, "svm": 90.5, "head": 93.5, "head_aug": 95.0}
+REPORTED_EMBEDDING = {"scratch": 70.0, "svm": 79.0, "head": 84.0, "head_aug": 93.0}
 REPORTED_DATA = "alien vs predator"
 VARIANT_NAMES = {"scratch": "from scratch", "svm": "frozen backbone + linear SVM",
                  "head": "fine-tuned head", "head_aug": "fine-tuned head + augmentation"}
 """The transfer variants in the order every table and figure shows them, with their names."""
+BASELINE_VARIANT = "scratch"
+"""What the other transfer variants are tested against: the study asks what pretraining adds."""
 
-BASELINE_COLUMNS = ["model", "dataset", "parameters", "train_images", "epochs",
+BASELINE_COLUMNS = ["model", "dataset", "seed", "parameters", "train_images", "epochs",
                     "test_accuracy", "best_val_accuracy", "best_epoch"]
-CONFUSED_COLUMNS = ["model", "dataset", "class_a", "class_b", "a_as_b", "b_as_a", "total"]
-EMBEDDING_COLUMNS = ["model", "dataset", "layer", "dims", "accuracy"]
+MEASURES = {"test_accuracy": "test accuracy, last epoch",
+            "best_val_accuracy": "best validation accuracy"}
+CONFUSED_COLUMNS = ["model", "dataset", "seed", "class_a", "class_b", "a_as_b", "b_as_a",
+                    "total"]
+EMBEDDING_COLUMNS = ["model", "dataset", "seed", "layer", "dims", "accuracy"]
+DIGITS = {"mean": 1, "sd": 1, "ci95_low": 1, "ci95_high": 1, "reported": 1, "ours": 1,
+          "ours - reported": 1, "difference": 1, "accuracy": 1, "test_accuracy": 1,
+          "best_val_accuracy": 1, "p_value": 3, "p_holm": 3}
+"""How each column is printed: accuracies and their differences in % to one decimal."""
+
+
+def percent(frame: pd.DataFrame, column: str = "accuracy") -> pd.DataFrame:
+    """`frame` with `column` (a fraction, as the runs store it) in percent."""
+    return frame.assign(**{column: 100 * frame[column]})
 
 
 def baselines(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per baseline model (the gathered `summary` tables), accuracies in percent as
-    the original reports them."""
+    """One row per baseline run, model and seed (the gathered `summary` tables), accuracies
+    in percent as the original reports them."""
     table = summary[BASELINE_COLUMNS]
     return table.assign(test_accuracy=100 * table.test_accuracy,
                         best_val_accuracy=100 * table.best_val_accuracy)
 
 
+def baseline_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """Both accuracies of each baseline (from `baselines`) in long form, one row per model,
+    seed and measure: what `describe_baselines` and the figure of the seeds read."""
+    return table.melt(id_vars=["model", "dataset", "seed"], value_vars=list(MEASURES),
+                      var_name="measure", value_name="accuracy").assign(
+        measure=lambda d: d.measure.map(MEASURES))
+
+
+def describe_baselines(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model, data set and measure: mean over seeds, sd, n (seeds) and 95% interval."""
+    accuracy = baseline_accuracy(table)
+    summary = tables.describe(accuracy, ["model", "dataset", "measure"], "accuracy")
+    models = {m: i for i, m in enumerate(accuracy.model.unique())}
+    return summary.sort_values("model", key=lambda m: m.map(models), kind="stable",
+                               ignore_index=True)
+
+
 def most_confused(confused: pd.DataFrame) -> pd.DataFrame:
-    """Each model's two most confused class pairs (the gathered `confused` tables)."""
+    """Each model's two most confused class pairs per seed (the gathered `confused` tables)."""
     return confused[CONFUSED_COLUMNS]
 
 
 def confused_pairs(table: pd.DataFrame) -> str:
-    """The most confused pairs in words, one Markdown paragraph per model."""
+    """The most confused pairs in words, one Markdown paragraph per model and seed."""
     lines = []
-    for model, rows in table.groupby("model", sort=False):
+    for (model, seed), rows in table.groupby(["model", "seed"], sort=False):
         pairs = "; ".join(f"{r.class_a} / {r.class_b} ({r.total} images)"
                           for r in rows.itertuples())
-        lines.append(f"**{model}**, the two most confused pairs: {pairs}")
+        lines.append(f"**{model}** (seed {seed}), the two most confused pairs: {pairs}")
     return "\n\n".join(lines)
 
 
 def embedding_baselines(embedding: pd.DataFrame) -> pd.DataFrame:
-    """The linear probe's accuracy on each baseline's 2-D t-SNE embeddings (gathered
-    `embedding` tables)."""
-    return embedding[EMBEDDING_COLUMNS]
+    """The linear probe's accuracy (%) on each baseline's 2-D t-SNE embeddings, per seed
+    (the gathered `embedding` tables)."""
+    return percent(embedding[EMBEDDING_COLUMNS])
+
+
+def describe_embedding(table: pd.DataFrame) -> pd.DataFrame:
+    """The probe's accuracy (from `embedding_baselines`) per model and layer over seeds."""
+    return tables.describe(table, ["model", "dataset", "layer", "dims"], "accuracy")
 
 
 def beside_reported(frame: pd.DataFrame, reported: dict[str, float]) -> pd.DataFrame:
-    """Mean, std and count over seeds of `accuracy` per variant, the original's number beside
-    ours and their difference; rows named by `VARIANT_NAMES`, in its order."""
+    """Per variant: the original's number, our mean over seeds with sd, n and 95% interval
+    (from a gathered table in percent), and ours minus reported; rows named by
+    `VARIANT_NAMES`, in its order."""
     order = list(VARIANT_NAMES)
-    table = (tables.summarize(frame, ["variant"], "accuracy", ("mean", "std", "count"))
-             .set_index("variant").loc[order])
+    table = tables.describe(frame, ["variant"], "accuracy").set_index("variant").loc[order]
     table.insert(0, "reported", [reported[v] for v in order])
     table["ours - reported"] = table["mean"] - table["reported"]
     return table.rename(index=VARIANT_NAMES)
 
 
+def paired_vs_baseline(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each variant minus `BASELINE_VARIANT` under the same seed (the variants share the task's
+    images and the seed), with Holm's correction over the three variants tested."""
+    paired = tables.paired_tests(frame, by="variant", pair_on="seed", baseline=BASELINE_VARIANT,
+                                 value="accuracy")
+    order = [v for v in VARIANT_NAMES if v != BASELINE_VARIANT]
+    return paired.set_index("variant").loc[order].rename(index=VARIANT_NAMES).reset_index()
+
+
+def paired_in_words(paired: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The paired comparison in one Markdown sentence per variant, every number computed."""
+    base = VARIANT_NAMES[BASELINE_VARIANT]
+    lines = []
+    for r in paired.itertuples():
+        test = ("too few to test" if pd.isna(r.p_holm) else
+                f"Holm-adjusted p {_p(r.p_holm)}, "
+                f"{'' if r.p_holm < alpha else 'not '}significant at {alpha}")
+        lines.append(f"- {r.variant}: {r.difference:+.1f} points against {base} "
+                     f"(n = {r.n} seeds, {test})")
+    return "\n".join(lines)
+
+
+def _p(p: float) -> str:
+    """A p-value for prose: "= 0.012", or "< 0.001" where three decimals would print 0."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
 def reported_vs_ours(baselines_table: pd.DataFrame, transfer_accuracy: pd.DataFrame,
                      transfer_embedding: pd.DataFrame, our_data: str) -> pd.DataFrame:
-    """Every number of the original report beside ours: the baselines' best validation
-    accuracy (from `baselines`) and the transfer tables (from `beside_reported`); `our_data`
-    names the transfer task we ran on (image folder or data set)."""
+    """Every number of the original report beside ours, in percent with our n: the baselines'
+    best validation accuracy (mean over seeds of the runs in `baselines`, with each seed's
+    best epoch) and the transfer tables (from `beside_reported`); `our_data` names the
+    transfer task we ran on."""
     rows = []
-    for row in baselines_table.itertuples():
-        dataset, value, epoch = REPORTED_BASELINES[row.model]
-        rows.append(dict(what=f"{row.model}: best validation accuracy (%)", reported=value,
-                         reported_data=dataset, ours=row.best_val_accuracy, our_data=row.dataset,
-                         our_epoch=row.best_epoch, reported_epoch=epoch))
+    for (model, dataset), runs in baselines_table.groupby(["model", "dataset"], sort=False):
+        reported_data, value, epoch = REPORTED_BASELINES[model]
+        rows.append(dict(what=f"{model}: best validation accuracy", reported=value,
+                         reported_data=reported_data, ours=runs.best_val_accuracy.mean(),
+                         n=len(runs), our_data=dataset, reported_epoch=str(epoch),
+                         our_epochs=", ".join(map(str, runs.best_epoch))))
     for table, what in ((transfer_accuracy, "transfer accuracy"),
                         (transfer_embedding, "t-SNE linear probe")):
         for name, row in table.iterrows():
             rows.append(dict(what=f"{what}: {name}", reported=row.reported,
-                             reported_data=REPORTED_DATA, ours=row["mean"], our_data=our_data))
+                             reported_data=REPORTED_DATA, ours=row["mean"], n=int(row.n),
+                             our_data=our_data, reported_epoch="", our_epochs=""))
     return pd.DataFrame(rows)

@@ -154,16 +154,20 @@ def run_transfer(run: TransferRun, runtime: Runtime,
     train, val = (s.with_normalization(*stats) for s in task_data(run))
     backbone, plan = _backbone_factory(run, source), run.plan()
     rows, probes, curves, result = [], [], [], {"labels": val.labels}
+    embedded: dict[str, tuple[torch.Tensor, float]] = {}  # by the variant whose features
     for variant in transfer.VARIANTS:
         seed = derive_seed(run.seed, "variant", variant)
         accuracy, x, frame = transfer.run_variant(variant, backbone, train, val, plan, runtime,
                                                   seed)
-        embedding = features.tsne(x, derive_seed(run.seed, "tsne", variant), run.perplexity,
-                                  run.tsne_iterations)
-        result[f"tsne_{variant}"] = torch.from_numpy(embedding)
+        source = transfer.feature_source(variant, plan.head)
+        if source not in embedded:
+            embedding = features.tsne(x, derive_seed(run.seed, "tsne", variant), run.perplexity,
+                                      run.tsne_iterations)
+            embedded[source] = (torch.from_numpy(embedding), features.embedding_accuracy(
+                embedding, val.labels, derive_seed(run.seed, "probe", variant)))
+        result[f"tsne_{variant}"], probe = embedded[source]
         rows.append(dict(variant=variant, accuracy=accuracy))
-        probes.append(dict(variant=variant, accuracy=features.embedding_accuracy(
-            embedding, val.labels, derive_seed(run.seed, "probe", variant))))
+        probes.append(dict(variant=variant, accuracy=probe, features=source))
         curves.append(frame.assign(variant=variant))
     task = pd.DataFrame([dict(source=run.folder or run.dataset, classes=", ".join(train.classes),
                               train_images=len(train), val_images=len(val),
@@ -189,6 +193,13 @@ class StudyRuns:
     def baseline_table(self, table: str) -> pd.DataFrame:
         """One stored table of every baseline run, with the run's settings as columns."""
         return store.gather(self.baselines, self.baseline_results, table)
+
+    def first_seed(self) -> tuple[list[BaselineRun], list[dict]]:
+        """The baseline runs (and results) of the first seed: what the confusion matrices and
+        the t-SNE maps show, one per model."""
+        kept = [(r, out) for r, out in zip(self.baselines, self.baseline_results)
+                if r.seed == self.baselines[0].seed]
+        return [r for r, _ in kept], [out for _, out in kept]
 
     def transfer_table(self, table: str) -> pd.DataFrame:
         """One stored table of every transfer run (one per seed), with its settings."""
@@ -252,6 +263,10 @@ def describe(cfg: BaselinesTransferSettings, check: bool = True) -> str:
     padded = cfg.alexnet_dataset in ("mnist", "fashion_mnist", "digits")
     alexnet = (f"`{cfg.alexnet_dataset}`" + (" (padded to 32x32, 3 channels)" if padded else "")
                if cfg.alexnet_dataset else "skipped (alexnet_dataset is empty)")
+    head = ("a new linear layer" if cfg.head == "linear" else
+            f"features -> {transfer.HIDDEN} -> classes (`head=\"mlp\"`)")
     return (f"**Data sets.** SimpleCNN: `{cfg.dataset}`; reduced AlexNet: {alexnet}; transfer: "
             f"{task}, at {cfg.image_size}x{cfg.image_size}.  \n**Pretrained backbone:** "
-            f"{pretrained_backbone(cfg, check)}.")
+            f"{pretrained_backbone(cfg, check)}.  \n**Head** of the fine-tuned variants: "
+            f"{head}.  \n**Seeds:** {cfg.seeds} per baseline, {cfg.transfer_seeds} for the "
+            "transfer variants.")

@@ -16,7 +16,7 @@ from initlab import store
 from initlab.data import DATASETS
 from initlab.settings import check_choices, check_positive, not_hashed
 from initlab.studies.baselines_transfer import transfer
-from initlab.training.recipe import Recipe
+from initlab.training.recipe import PRECISIONS, Recipe
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class BaselinesTransferSettings:
     image_size: int = 224
     backbone: str = "resnet18"  # or resnet50
     backbone_width: float = 1.0  # resnet18 only
-    head: str = "mlp"  # features -> 128 -> 2 (the Kaggle recipe), or "linear"
+    head: str = "linear"  # a new linear layer (the protocol), or "mlp": features -> 128 -> 2
     # "imagenet": torchvision's weights (WeightsUnavailableError when absent); "source": a
     # backbone trained by this study on source_dataset ("" = task_dataset minus task_classes)
     pretrained: str = "imagenet"
@@ -66,7 +66,9 @@ class BaselinesTransferSettings:
     svm_c: float = 1.0
     shear: float = 10.0  # augmentation: shear (degrees), zoom range, horizontal flip
     zoom: tuple[float, ...] = (0.8, 1.2)
+    precision: str = "auto"  # every training: auto = bf16 autocast on CUDA, float32 elsewhere
     seed: int = 0
+    seeds: int = not_hashed(3)  # each baseline under seed, seed + 1, ... (the original: one)
     transfer_seeds: int = not_hashed(5)  # transfer runs under seed, seed + 1, ...
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -76,12 +78,12 @@ class BaselinesTransferSettings:
                       task_classes=(3, 8),
                       task_train_size=100, task_val_size=60, image_size=32,
                       backbone_width=0.125, pretrained="source", source_epochs=2,
-                      scratch_epochs=2, head_epochs=2, transfer_seeds=2),
+                      scratch_epochs=2, head_epochs=2, seeds=2, transfer_seeds=2),
         "quick": dict(dataset="fashion_mnist", simple_epochs=10, alexnet_dataset="fashion_mnist",
                       alexnet_epochs=3, alexnet_train_size=20_000, tsne_points=2000,
                       task_dataset="fashion_mnist", task_classes=(0, 6), image_size=64,
                       backbone_width=0.125, pretrained="source", source_train_size=16_000,
-                      source_epochs=5),
+                      source_epochs=5, seeds=2),
         "paper": dict(),
     }
 
@@ -94,11 +96,12 @@ class BaselinesTransferSettings:
         check_choices("backbone", self.backbone, ("resnet18", "resnet50"))
         check_choices("head", self.head, ("linear", "mlp"))
         check_choices("pretrained", self.pretrained, ("imagenet", "source"))
+        check_choices("precision", self.precision, PRECISIONS)
         check_positive(self, "simple_width", "simple_epochs", "simple_lr", "alexnet_width",
                        "alexnet_epochs", "alexnet_lr", "batch_size", "perplexity", "image_size",
                        "task_train_size", "task_val_size", "backbone_width", "source_epochs",
                        "transfer_lr", "transfer_batch_size", "scratch_epochs", "head_epochs",
-                       "svm_c", "transfer_seeds")
+                       "svm_c", "seeds", "transfer_seeds")
         if self.tsne_iterations < 250:
             raise ValueError(f"tsne_iterations must be >= 250, got {self.tsne_iterations}")
         if len(set(self.task_classes)) < 2 or len(set(self.task_classes)) != len(self.task_classes):
@@ -128,23 +131,28 @@ class BaselineRun:
     perplexity: float
     tsne_iterations: int
     seed: int
+    precision: str = "auto"  # a default, so that adding it renamed no stored run
 
     def recipe(self) -> Recipe:
         """SimpleCNN: SGD with Nesterov momentum 0.9; AlexNet: Adam (the original's)."""
         return Recipe(self.optimizer, self.lr, nesterov=self.optimizer == "sgd",
-                      epochs=self.epochs, batch_size=self.batch_size)
+                      epochs=self.epochs, batch_size=self.batch_size, precision=self.precision)
 
 
 def baseline_runs(cfg: BaselinesTransferSettings) -> list[BaselineRun]:
-    """SimpleCNN (SGD, Nesterov) and, unless `alexnet_dataset` is "", the reduced AlexNet (Adam)."""
-    common = dict(batch_size=cfg.batch_size, tsne_points=cfg.tsne_points,
-                  perplexity=cfg.perplexity, tsne_iterations=cfg.tsne_iterations, seed=cfg.seed)
-    runs = [BaselineRun("simple_cnn", cfg.dataset, cfg.simple_width, cfg.simple_epochs, "sgd",
-                        cfg.simple_lr, train_size=cfg.simple_train_size, **common)]
-    if cfg.alexnet_dataset:
-        runs.append(BaselineRun("reduced_alexnet", cfg.alexnet_dataset, cfg.alexnet_width,
-                                cfg.alexnet_epochs, "adam", cfg.alexnet_lr,
-                                train_size=cfg.alexnet_train_size, **common))
+    """SimpleCNN (SGD, Nesterov) and, unless `alexnet_dataset` is "", the reduced AlexNet
+    (Adam), each under `seeds` seeds (seed, seed + 1, ...): seed by seed, models within."""
+    runs = []
+    for seed in range(cfg.seed, cfg.seed + cfg.seeds):
+        common = dict(batch_size=cfg.batch_size, tsne_points=cfg.tsne_points,
+                      perplexity=cfg.perplexity, tsne_iterations=cfg.tsne_iterations, seed=seed,
+                      precision=cfg.precision)
+        runs.append(BaselineRun("simple_cnn", cfg.dataset, cfg.simple_width, cfg.simple_epochs,
+                                "sgd", cfg.simple_lr, train_size=cfg.simple_train_size, **common))
+        if cfg.alexnet_dataset:
+            runs.append(BaselineRun("reduced_alexnet", cfg.alexnet_dataset, cfg.alexnet_width,
+                                    cfg.alexnet_epochs, "adam", cfg.alexnet_lr,
+                                    train_size=cfg.alexnet_train_size, **common))
     return runs
 
 
@@ -162,17 +170,20 @@ class SourceRun:
     lr: float
     batch_size: int
     seed: int
+    precision: str = "auto"  # a default, so that adding it renamed no stored run
     PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     def recipe(self) -> Recipe:
         """Adam at the transfer lr, with 4x the transfer batch (set by `source_run`)."""
-        return Recipe("adam", self.lr, epochs=self.epochs, batch_size=self.batch_size)
+        return Recipe("adam", self.lr, epochs=self.epochs, batch_size=self.batch_size,
+                      precision=self.precision)
 
 
 @dataclass(frozen=True)
 class TransferRun:
     """The four transfer variants under one seed (names its store run)."""
-    PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
+    # 3: with a linear head, the frozen-backbone variants share one t-SNE (same features)
+    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
 
     folder: str
     dataset: str
@@ -196,12 +207,14 @@ class TransferRun:
     svm_c: float
     shear: float
     zoom: tuple[float, ...]
+    precision: str = "auto"  # a default, so that adding it renamed no stored run
 
     def plan(self) -> transfer.TransferPlan:
         """The variants' recipes (Adam at `lr`, `batch_size`) and their other options."""
         return transfer.TransferPlan.adam(self.lr, self.batch_size, self.scratch_epochs,
-                                          self.head_epochs, head=self.head, svm_c=self.svm_c,
-                                          shear=self.shear, zoom=tuple(self.zoom))
+                                          self.head_epochs, precision=self.precision,
+                                          head=self.head, svm_c=self.svm_c, shear=self.shear,
+                                          zoom=tuple(self.zoom))
 
 
 def source_run(cfg: BaselinesTransferSettings) -> SourceRun | None:
@@ -217,7 +230,7 @@ def source_run(cfg: BaselinesTransferSettings) -> SourceRun | None:
     exclude = tuple(cfg.task_classes) if dataset == cfg.task_dataset and not cfg.folder else ()
     return SourceRun(cfg.backbone, cfg.backbone_width, dataset, exclude, cfg.image_size,
                      cfg.source_train_size, cfg.source_epochs, cfg.transfer_lr,
-                     4 * cfg.transfer_batch_size, cfg.seed)
+                     4 * cfg.transfer_batch_size, cfg.seed, cfg.precision)
 
 
 def transfer_runs(cfg: BaselinesTransferSettings) -> list[TransferRun]:
@@ -226,7 +239,8 @@ def transfer_runs(cfg: BaselinesTransferSettings) -> list[TransferRun]:
     pretrained = "imagenet" if source is None else store.run_name(source)
     options = dict(head=cfg.head, lr=cfg.transfer_lr, batch_size=cfg.transfer_batch_size,
                    scratch_epochs=cfg.scratch_epochs, head_epochs=cfg.head_epochs,
-                   svm_c=cfg.svm_c, shear=cfg.shear, zoom=tuple(cfg.zoom))
+                   svm_c=cfg.svm_c, shear=cfg.shear, zoom=tuple(cfg.zoom),
+                   precision=cfg.precision)
     return [TransferRun(cfg.folder, "" if cfg.folder else cfg.task_dataset,
                         () if cfg.folder else tuple(cfg.task_classes), cfg.task_train_size,
                         cfg.task_val_size, cfg.image_size, cfg.backbone, cfg.backbone_width,

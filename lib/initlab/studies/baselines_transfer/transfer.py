@@ -185,16 +185,16 @@ class TransferPlan:
 
     scratch: Recipe  # backbone and head together, from random init
     fine_tune: Recipe  # a new head on the frozen pretrained backbone (head, head_aug)
-    head: str = "mlp"  # linear | mlp (features -> 128 -> classes)
+    head: str = "linear"  # linear (the protocol) | mlp (features -> 128 -> classes)
     svm_c: float = 1.0
     shear: float = 10.0  # augmentation of head_aug: shear (degrees), zoom range, flips
     zoom: tuple[float, ...] = (0.8, 1.2)
 
     @classmethod
     def adam(cls, lr: float, batch_size: int, scratch_epochs: int, head_epochs: int,
-             **options) -> TransferPlan:
+             precision: str = "auto", **options) -> TransferPlan:
         """The study's plan: every trained variant uses Adam at `lr` with `batch_size`."""
-        recipe = Recipe("adam", lr, batch_size=batch_size)
+        recipe = Recipe("adam", lr, batch_size=batch_size, precision=precision)
         return cls(dataclasses.replace(recipe, epochs=scratch_epochs),
                    dataclasses.replace(recipe, epochs=head_epochs), **options)
 
@@ -203,6 +203,15 @@ class TransferPlan:
         if variant not in VARIANTS or variant == "svm":
             raise ValueError(f"variant {variant!r} trains no network with a recipe")
         return self.scratch if variant == "scratch" else self.fine_tune
+
+
+def feature_source(variant: str, head: str) -> str:
+    """The variant whose features `variant` classifies from: itself, except that with a
+    linear head the fine-tuned variants read the frozen backbone's pooled features, the very
+    features the `svm` variant uses, so they share its t-SNE (an earlier entry of VARIANTS)."""
+    if variant not in VARIANTS or head not in HEADS:
+        raise ValueError(f"unknown variant {variant!r} or head {head!r}")
+    return "svm" if head == "linear" and variant in ("head", "head_aug") else variant
 
 
 Backbone = Callable[[bool], tuple[nn.Module, int]]

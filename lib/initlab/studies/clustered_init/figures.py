@@ -39,12 +39,6 @@ SWEEP_NAMES = {"clusters": "number of clusters K", "layers": "number of layers L
 SYMBOLS = {"n_sources": "N", "clusters": "K", "layers": "L"}
 
 
-def t_band(values: Sequence[float]) -> tuple[float, float]:
-    """The tables' 95% t-interval of a mean (`tables.t_interval`); NaN (no band) if n < 3."""
-    _, low, high, _ = tables.t_interval(values)
-    return low, high
-
-
 def unit_means(frame: pd.DataFrame, keys: Sequence[str], unit: str) -> pd.DataFrame:
     """Accuracy averaged within each unit (a target task: its seeds are not independent)."""
     return (frame.groupby([*keys, unit, "epoch"], sort=False).accuracy.mean()
@@ -56,7 +50,7 @@ def curve_panel(frame: pd.DataFrame, hue: str, order: Sequence[str], ax: Axes,
     """Mean validation accuracy per epoch over units, with its 95% t-interval (n >= 3)."""
     means = unit_means(frame, [hue], unit)
     sns.lineplot(data=means, x="epoch", y="accuracy", hue=hue, hue_order=order,
-                 errorbar=t_band if means[unit].nunique() >= 3 else None, marker="o",
+                 errorbar=plots.t_band if means[unit].nunique() >= 3 else None, marker="o",
                  markersize=4, ax=ax)
     ax.set(xlabel="epoch", ylabel="validation accuracy (%)", title=title)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -119,7 +113,7 @@ def _sweep_final(ax: Axes, rows: pd.DataFrame, random: pd.DataFrame,
     mean as a grey line (its interval as a band), and the report's numbers."""
     last = unit_means(final(rows), ["distance", key], "task")
     sns.pointplot(data=last, x=key, y="accuracy", hue="distance", hue_order=list(cfg.distances),
-                  errorbar=t_band, dodge=0.3, ax=ax)
+                  errorbar=plots.t_band, dodge=0.3, ax=ax)
     base = final(random).groupby("task").accuracy.mean()
     mean, low, high, _ = tables.t_interval(base)
     ax.axhline(mean, color="0.4", linestyle="--", label="random")
@@ -142,7 +136,7 @@ def _curves_and_final(frame: pd.DataFrame, order: list[str], reported: dict[str,
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     curve_panel(frame, "label", order, axes[0], title)
     last = unit_means(final(frame), ["label"], "task")
-    sns.pointplot(data=last, x="label", y="accuracy", order=order, errorbar=t_band,
+    sns.pointplot(data=last, x="label", y="accuracy", order=order, errorbar=plots.t_band,
                   linestyle="none", ax=axes[1])
     axes[1].set(xlabel="", ylabel=f"accuracy at epoch {int(frame.epoch.max())} (%)",
                 title="final, mean over tasks")

@@ -23,6 +23,9 @@ REPORTED_ACCURACY: dict[str, tuple[float, float, float]] = {
 # The original Table 1: range over the 10 filters of the mean similarity per metric.
 REPORTED_SIMILARITY_RANGE: dict[str, tuple[float, float]] = {
     "cosine": (0.315, 0.392), "pearson": (0.290, 0.378), "frobenius": (1.16, 1.76)}
+ACCURACY_DIGITS = 1
+"""Accuracies and their differences are printed in % to one decimal (p-values to three)."""
+PAIRED_DIGITS = {"difference": 1, "ci95_low": 1, "ci95_high": 1, "p_value": 3, "p_holm": 3}
 
 
 def gather(settings_list: list, results: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
@@ -33,9 +36,9 @@ def gather(settings_list: list, results: list[dict[str, Any]]) -> dict[str, pd.D
 
 
 def noisy_accuracy(noisy: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy (%) of the six noisy models per noise: mean, std, max, count."""
-    return tables.summarize(noisy.assign(test_accuracy=100 * noisy.test_accuracy), ["noise"],
-                            "test_accuracy")
+    """Test accuracy (%) of the noisy models per noise: mean, sd, n (iterations), interval."""
+    return tables.describe(noisy.assign(test_accuracy=100 * noisy.test_accuracy), ["noise"],
+                           "test_accuracy")
 
 
 def final_test_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -44,26 +47,63 @@ def final_test_accuracy(accuracy: pd.DataFrame) -> pd.DataFrame:
             .assign(accuracy=lambda d: 100 * d.value))
 
 
-def table1_similarity(similarity: pd.DataFrame) -> pd.DataFrame:
-    """Table 1: 'mean (std)' similarity per filter index (rows) and metric, raw then aligned
-    (columns), over every model pair and iteration, the layout of the original table."""
-    table = tables.mean_std(similarity, ["filter", "metric", "aligned"]).unstack(
-        ["metric", "aligned"])
-    table.columns = [f"{m}{' (aligned)' if a else ''}" for m, a in table.columns]
+def similarity_summary(similarity: pd.DataFrame) -> pd.DataFrame:
+    """Per metric, aligned or not, and filter index: mean, sd, n and interval over iterations.
+
+    The 15 pairs of one iteration share their six models, so they are not independent: each
+    iteration's pairs are averaged first (`unit="seed"`) and n counts iterations."""
+    return tables.describe(similarity, ["metric", "aligned", "filter"], "value", unit="seed")
+
+
+def table1_similarity(summary: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 in the original's layout: one row per filter index, the mean and sd of each
+    metric, raw then aligned (from `similarity_summary`), and n (iterations) per row."""
+    label = summary.metric + summary.aligned.map({False: "", True: " aligned"})
+    wide = summary.assign(label=label).set_index(["filter", "label"])[["mean", "sd"]].unstack()
+    labels = list(dict.fromkeys(label))
+    table = pd.DataFrame(index=wide.index)
+    for name in labels:
+        table[name], table[f"{name} sd"] = wide[("mean", name)], wide[("sd", name)]
+    table["n"] = summary.groupby("filter").n.min()
     return table
 
 
 def table2_accuracy(test_acc: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
-    """Table 2: test accuracy (%) per method in `order`: mean, std, max and count over
-    iterations."""
-    return tables.summarize(test_acc, ["method"], "accuracy").set_index("method").loc[list(order)]
+    """Table 2: test accuracy (%) per method in `order`: mean, sd, n (iterations), 95%
+    interval (none where n < 3) and the best iteration (the original reports the max)."""
+    table = tables.describe(test_acc, ["method"], "accuracy").set_index("method")
+    table["max"] = test_acc.groupby("method").accuracy.max()
+    return table.loc[list(order)]
 
 
-def paired_vs_random(test_acc: pd.DataFrame) -> pd.DataFrame:
-    """Each method minus random init within the same iteration (paired on the seed): the
-    iterations share the subset split and batches, so pairing removes their common spread."""
-    return tables.paired_difference(test_acc, by="method", pair_on="seed", baseline="random",
-                                    value="accuracy")
+def paired_vs_random(test_acc: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
+    """Each method minus random init within the same iteration (paired on the seed), with
+    Holm's correction over every method tested: the iterations share the subset split and the
+    batches, so pairing removes their common spread. Rows in `order` (random left out)."""
+    paired = tables.paired_tests(test_acc, by="method", pair_on="seed", baseline="random",
+                                 value="accuracy")
+    return paired.set_index("method").loc[[m for m in order if m != "random"]].reset_index()
+
+
+def paired_in_words(paired: pd.DataFrame, table2: pd.DataFrame, alpha: float = 0.05) -> str:
+    """The paired comparison in one Markdown paragraph, every number from the tables."""
+    random = table2.loc["random"]
+    words = [f"Random init reached {random['mean']:.1f}% (n = {int(random.n)} iterations)."]
+    if paired.p_holm.isna().all():
+        return " ".join(words + ["With fewer than 3 iterations no difference is tested."])
+    better = paired[(paired.p_holm < alpha) & (paired.difference > 0)]
+    worse = paired[(paired.p_holm < alpha) & (paired.difference < 0)]
+    for rows, how in ((better, "above"), (worse, "below")):
+        listed = "; ".join(f"`{r.method}` {r.difference:+.1f} points (Holm p {_p(r.p_holm)})"
+                           for r in rows.itertuples())
+        words.append(f"Significantly {how} random (Holm-adjusted p < {alpha}): "
+                     f"{listed or 'none'}.")
+    return " ".join(words)
+
+
+def _p(p: float) -> str:
+    """A p-value for prose: "= 0.012", or "< 0.001" where three decimals would print 0."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def reported_vs_ours(table2: pd.DataFrame, order: Sequence[str], dataset: str) -> pd.DataFrame:
@@ -72,7 +112,7 @@ def reported_vs_ours(table2: pd.DataFrame, order: Sequence[str], dataset: str) -
     The original ran on MNIST; `dataset` is named in every row, as ours may differ."""
     reported = pd.DataFrame(REPORTED_ACCURACY,
                             index=["reported mean", "reported std", "reported max"]).T
-    ours = table2[["mean", "std", "max", "count"]].rename(columns=lambda c: f"ours {c}")
+    ours = table2[["mean", "sd", "max", "n"]].rename(columns=lambda c: f"ours {c}")
     rows = [m for m in order if m in reported.index or m in table2.index]
     comparison = reported.join(ours, how="outer").loc[rows]
     comparison["ours - reported (mean)"] = comparison["ours mean"] - comparison["reported mean"]

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from initlab.data.noise import NOISES
 from initlab.settings import check_choices, check_positive, not_hashed
-from initlab.training.recipe import Recipe
+from initlab.training.recipe import PRECISIONS, Recipe
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class WarmStartSettings:
     metrics: tuple[str, ...] = ("cosine", "pearson", "frobenius")
     shrink: float = 0.4  # shrink-and-perturb baseline (Ash and Adams, 2020)
     perturb: float = 0.1
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 elsewhere
     seed: int = 0  # an iteration's seed is seed + iteration index
     iterations: int = not_hashed(10)
 
@@ -38,9 +39,11 @@ class WarmStartSettings:
     def __post_init__(self) -> None:
         check_choices("noises", self.noises, tuple(NOISES))
         check_choices("metrics", self.metrics, ("cosine", "pearson", "frobenius"))
+        check_choices("precision", self.precision, PRECISIONS)
         check_positive(self, "subset_size", "epochs", "batch_size", "lr", "iterations")
 
     def recipe(self) -> Recipe:
         """Adam at `lr` for `epochs` in batches of `batch_size`: the original trained the six
         noisy models and every warm-started network alike, so one recipe serves both."""
-        return Recipe(optimizer="adam", lr=self.lr, epochs=self.epochs, batch_size=self.batch_size)
+        return Recipe(optimizer="adam", lr=self.lr, epochs=self.epochs, batch_size=self.batch_size,
+                      precision=self.precision)
