@@ -30,38 +30,36 @@ def _paired_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_paired_difference_is_the_textbook_paired_t_test():
+def test_paired_tests_are_the_textbook_paired_t_test():
     frame = _paired_frame().sample(frac=1.0, random_state=0)  # order must not matter
-    result = tables.paired_difference(frame, by="method", pair_on="seed", baseline="a",
-                                      value="accuracy").set_index("method")
+    result = tables.paired_tests(frame, by="method", pair_on="seed", baseline="a",
+                                 value="accuracy").set_index("method")
     wide = _paired_frame().pivot(index="seed", columns="method", values="accuracy")
     for method in ("b", "c"):
         reference = stats.ttest_rel(wide[method], wide["a"])
         interval = reference.confidence_interval(0.95)
         row = result.loc[method]
-        assert row.mean_difference == pytest.approx((wide[method] - wide["a"]).mean())
+        assert row.difference == pytest.approx((wide[method] - wide["a"]).mean())
         assert row.p_value == pytest.approx(reference.pvalue)
         assert (row.ci95_low, row.ci95_high) == pytest.approx((interval.low, interval.high))
         assert row.n == 5
-    assert result.loc["b", "mean_difference"] == pytest.approx(1.5)
+    assert result.loc["b", "difference"] == pytest.approx(1.5)
 
 
-def test_paired_difference_drops_unpaired_seeds_and_gives_no_interval_for_one_pair():
+def test_paired_tests_drop_unpaired_seeds_and_give_no_interval_under_three_pairs():
     frame = _paired_frame()
-    frame = frame[~((frame.method == "c") & (frame.seed > 0))]  # c ran only seed 0
-    result = tables.paired_difference(frame, "method", "seed", "a", "accuracy").set_index("method")
-    assert result.loc["c", "n"] == 1 and result.loc["c", "mean_difference"] == -10.0
+    frame = frame[~((frame.method == "c") & (frame.seed > 1))]  # c ran seeds 0 and 1 only
+    result = tables.paired_tests(frame, "method", "seed", "a", "accuracy").set_index("method")
+    assert result.loc["c", "n"] == 2 and result.loc["c", "difference"] == pytest.approx(-1.0)
     assert np.isnan(result.loc["c", "ci95_low"]) and np.isnan(result.loc["c", "p_value"])
+    assert np.isnan(result.loc["c", "p_holm"]) and not np.isnan(result.loc["b", "p_holm"])
 
 
-def test_summarize_and_mean_std_by_group():
-    frame = _paired_frame()
-    summary = tables.summarize(frame, ["method"], "accuracy").set_index("method")
+def test_describe_by_group():
+    summary = tables.describe(_paired_frame(), ["method"], "accuracy").set_index("method")
     assert summary.loc["c", "mean"] == pytest.approx(70.4)
-    assert summary.loc["c", "std"] == pytest.approx(np.std([60, 80, 65, 77, 70], ddof=1))
-    assert summary.loc["a", "max"] == 75.0 and summary.loc["a", "count"] == 5
-    text = tables.mean_std(frame, ["method"], "accuracy", digits=1)
-    assert text["a"] == f"71.4 ({np.std([70, 72, 69, 75, 71], ddof=1):.1f})"
+    assert summary.loc["c", "sd"] == pytest.approx(np.std([60, 80, 65, 77, 70], ddof=1))
+    assert summary.loc["a", "n"] == 5
 
 
 def test_tables_save_csv_and_markdown(tmp_path):

@@ -44,41 +44,6 @@ def save(frame: pd.DataFrame, name: str, folder: Path, digits: Digits = 3) -> li
     return [csv, md]
 
 
-def summarize(frame: pd.DataFrame, by: Sequence[str], value: str = "value",
-              stats: Sequence[str] = ("mean", "std", "max", "count")) -> pd.DataFrame:
-    """Mean, spread and count of `value` per group: what every comparison reports."""
-    return frame.groupby(list(by), sort=False)[value].agg(list(stats)).reset_index()
-
-
-def mean_std(frame: pd.DataFrame, by: Sequence[str], value: str = "value",
-             digits: int = 3) -> pd.Series:
-    """'mean (std)' strings per group, the layout of the original papers' tables."""
-    grouped = frame.groupby(list(by), sort=False)[value]
-    mean, std = grouped.mean().round(digits), grouped.std().round(digits)
-    return mean.astype(str) + " (" + std.astype(str) + ")"
-
-
-def paired_difference(frame: pd.DataFrame, by: str, pair_on: str, baseline: str,
-                      value: str = "value") -> pd.DataFrame:
-    """Each condition minus `baseline`, paired on `pair_on` (same seed / task): mean, 95% CI, p.
-
-    Pairing removes the seed-to-seed spread both conditions share, so small differences that a
-    side-by-side mean (std) hides become visible, and large spreads do not fake a difference.
-    """
-    from scipy import stats
-
-    wide = frame.pivot_table(index=pair_on, columns=by, values=value)
-    rows = []
-    for condition in wide.columns.drop(baseline):
-        diff = (wide[condition] - wide[baseline]).dropna()
-        n = len(diff)
-        half = stats.t.ppf(0.975, n - 1) * diff.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-        p = stats.ttest_1samp(diff, 0.0).pvalue if n > 1 else np.nan
-        rows.append({by: condition, "mean_difference": diff.mean(), "ci95_low": diff.mean() - half,
-                     "ci95_high": diff.mean() + half, "p_value": p, "n": n})
-    return pd.DataFrame(rows)
-
-
 def holm(p_values: Sequence[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values (family-wise error), NaNs left out of the family.
 
