@@ -141,7 +141,7 @@ def test_agop_images_are_normalized_as_the_source_was_trained(monkeypatch, one_t
     assert all(torch.equal(net.state_dict()[k], v) for k, v in trained.items())
     monkeypatch.setattr(sources, "load_imagenet", lambda model, name: None)
     imagenet = dataclasses.replace(src, pretrained="imagenet", width=1.0, channels=3)
-    assert sources.load_source(imagenet, Runtime("cpu")).stats == sources.IMAGENET_STATS
+    assert sources.load_source(imagenet, Runtime("cpu")).stats == data.IMAGENET_STATS
 
 
 def test_the_study_labels_map_to_registered_inits():

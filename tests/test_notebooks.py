@@ -58,6 +58,11 @@ PROMISED = {
 }
 
 
+# Render checked on the studies whose stores are the most involved (sources shared by several
+# batches, render-only loading of checkpoints); 01 and 04 render through the same runner path.
+RENDERED = ("02_clustered_init", "03_agop_nfm_init", "05_parameter_dynamics")
+
+
 def initlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run the real command line in a subprocess, with the test's store and figures folders."""
     return subprocess.run([sys.executable, "-m", "initlab.cli", *args], cwd=cwd, env=os.environ,
@@ -89,6 +94,8 @@ def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(
     stored = _store_entries()
     assert stored, "the run stored nothing"
 
+    if study not in RENDERED:
+        return
     # render from another working directory: nothing retrained, the same tables again
     rendered = initlab("render", study, "--profile", "smoke", cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr[-3000:]

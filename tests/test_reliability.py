@@ -81,7 +81,8 @@ def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path):
 
     store_dir = tmp_path / "store"
     env = dict(os.environ, INITLAB_STORE=str(store_dir), INITLAB_FIGURES=str(tmp_path / "fig"))
-    command = [sys.executable, "-m", "initlab.cli", "run", "02_clustered_init"]
+    command = [sys.executable, "-m", "initlab.cli", "run", "02_clustered_init", "-p", "distances",
+               "euclidean", "-p", "gabor_layers", "1", "-p", "sweep_clusters", "2"]  # smaller
     job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 300

@@ -31,8 +31,9 @@ def scaled_normal(model, *, seed, gain=1.0):
                     m.bias.zero_()
 '''
 INITS = "kaiming_normal, usermod:scaled_normal"
-ARGS = ["03_agop_nfm_init", "--profile", "smoke", "-p", "inits", INITS,
-        "-p", "init_options", "{scaled_normal: {gain: 1.4}}", "-p", "epochs", "1"]
+OVERRIDES = ["-p", "inits", INITS, "-p", "init_options", "{scaled_normal: {gain: 1.4}}",
+             "-p", "epochs", "1", "-p", "source_epochs", "2"]
+ARGS = ["03_agop_nfm_init", "--profile", "smoke", *OVERRIDES]
 
 
 def _initlab(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -70,8 +71,7 @@ def test_a_user_init_from_a_module_is_in_the_tables_and_on_the_compare_page(firs
     compare = (out / "compare.md").read_text()
     assert "usermod:scaled_normal" in compare and "kaiming_normal" in compare
     assert "compare.md" in (out / "README.md").read_text()
-    again = _initlab("compare", "--profile", "smoke", "-p", "inits", INITS, "-p", "epochs", "1",
-                     "-p", "init_options", "{scaled_normal: {gain: 1.4}}", env=env)
+    again = _initlab("compare", "--profile", "smoke", *OVERRIDES, env=env)
     assert again.returncode == 0, again.stderr[-2000:]
 
 

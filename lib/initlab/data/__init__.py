@@ -8,6 +8,7 @@ from initlab.data.sets import (
     CIFAR100_COARSE_OF_FINE,
     DATASETS,
     FASHION_MNIST_CLASSES,
+    IMAGENET_STATS,
     SPLITS,
     DataUnavailableError,
     available,
@@ -17,7 +18,7 @@ from initlab.data.sets import (
 )
 
 __all__ = [
-    "CIFAR100_COARSE_OF_FINE", "DATASETS", "FASHION_MNIST_CLASSES", "SPLITS", "CorruptDataError",
-    "DataUnavailableError", "ImageSet", "available", "download", "expected_files", "load",
-    "reorganize_tiny_imagenet_val",
+    "CIFAR100_COARSE_OF_FINE", "DATASETS", "FASHION_MNIST_CLASSES", "IMAGENET_STATS", "SPLITS",
+    "CorruptDataError", "DataUnavailableError", "ImageSet", "available", "download",
+    "expected_files", "load", "reorganize_tiny_imagenet_val",
 ]

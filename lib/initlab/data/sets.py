@@ -34,15 +34,16 @@ SPLITS: tuple[str, ...] = ("train", "test")
 FASHION_MNIST_SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets/fashion-mnist"),)
 TINY_IMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 
-_IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# the inputs torchvision's ImageNet weights expect (mean, std per channel)
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 _STATS = {
     "mnist": ((0.1307,), (0.3081,)),
     "fashion_mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
     "svhn": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)),
-    "tiny_imagenet": _IMAGENET_STATS,
-    "image_folder": _IMAGENET_STATS,
+    "tiny_imagenet": IMAGENET_STATS,
+    "image_folder": IMAGENET_STATS,
 }
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
@@ -253,7 +254,7 @@ def _load_image_folder(split: str, options: dict[str, Any]) -> ImageSet:
         raise DataUnavailableError(f"image_folder: no images ({', '.join(IMAGE_EXTENSIONS)}) in "
                                    f"class sub-folders of {folder}")
     return ImageSet(decode_images(files, size), torch.tensor(labels, dtype=torch.int64), classes,
-                    *_IMAGENET_STATS, "image_folder")
+                    *IMAGENET_STATS, "image_folder")
 
 
 def _read(name: str, root: Path, split: str, files: list[Path],

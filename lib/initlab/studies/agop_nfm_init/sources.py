@@ -32,7 +32,7 @@ from initlab.training.runtime import Runtime
 
 SOURCE_STUDY = "03_agop_nfm_init_source"
 UPSAMPLE_FROM = 128  # image_size at or above this: upsample batches on the device, not in memory
-IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # torchvision's weights' inputs
+
 Settings = AgopNfmSettings | SourceSettings
 Stats = tuple[tuple[float, ...], tuple[float, ...]]  # per-channel mean and std, [0, 1] units
 
@@ -162,7 +162,7 @@ def load_source(src: SourceSettings, runtime: Runtime) -> Loaded:
     the normalization it was trained with: ImageNet's for torchvision's weights, its training
     set's for a source trained here, None for a state-dict file (which does not record it)."""
     if src.pretrained == "imagenet":
-        return Loaded(_imagenet_source(src), pd.DataFrame(), IMAGENET_STATS)
+        return Loaded(_imagenet_source(src), pd.DataFrame(), data.IMAGENET_STATS)
     if _is_file(src):
         return Loaded(_checkpoint_source(src), pd.DataFrame(), None)
     return _trained_source(src, runtime)

@@ -43,7 +43,6 @@ from initlab.training.runtime import Runtime
 STUDY = "04_baselines_transfer"
 INTERMEDIATE = {"simple_cnn": "penultimate", "reduced_alexnet": "flatten"}
 """The intermediate layer the study plots: SimpleCNN's 128-d layer, AlexNet's flat conv output."""
-IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 # --------------------------------------------------------------------------- baselines
@@ -150,7 +149,7 @@ def run_transfer(run: TransferRun, runtime: Runtime,
         source = store.run(STUDY, source_settings, run_source, runtime=runtime)
         stats = (tuple(source["stats"]["mean"]), tuple(source["stats"]["std"]))
     else:
-        stats = IMAGENET_STATS
+        stats = data.IMAGENET_STATS
     train, val = (s.with_normalization(*stats) for s in task_data(run))
     backbone, plan = _backbone_factory(run, source), run.plan()
     rows, probes, curves, result = [], [], [], {"labels": val.labels}

@@ -113,7 +113,8 @@ def _sweep_final(ax: Axes, rows: pd.DataFrame, random: pd.DataFrame,
     mean as a grey line (its interval as a band), and the report's numbers."""
     last = unit_means(final(rows), ["distance", key], "task")
     sns.pointplot(data=last, x=key, y="accuracy", hue="distance", hue_order=list(cfg.distances),
-                  errorbar=plots.t_band, dodge=0.3, ax=ax)
+                  errorbar=plots.t_band, dodge=0.3 if len(cfg.distances) > 1 else False,
+                  ax=ax)  # seaborn divides the dodge by (levels - 1)
     base = final(random).groupby("task").accuracy.mean()
     mean, low, high, _ = tables.t_interval(base)
     ax.axhline(mean, color="0.4", linestyle="--", label="random")
