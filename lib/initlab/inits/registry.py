@@ -24,7 +24,7 @@ import importlib
 import inspect
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from torch import nn
 
@@ -37,6 +37,11 @@ from initlab.inits.options import (  # noqa: F401  (part of this module's API)
     parse_options,
 )
 from initlab.registry import Registry
+
+if TYPE_CHECKING:
+    from initlab.data import ImageSet
+
+DATA_BATCH = 256  # training images a data-dependent init (LSUV) sees
 
 Initializer = Callable[..., nn.Module | None]
 INITIALIZERS: Registry[Initializer] = Registry("init method")
@@ -221,13 +226,29 @@ class InitSpec:
         source = "" if is_builtin(function) else fingerprint(name)
         return cls(name, tuple(sorted(frozen.items())), source)
 
+    @classmethod
+    def for_run(cls, name: str, options: Mapping[str, Any] | None = None) -> InitSpec | None:
+        """The spec a run's settings hold for init `name`: None for a built-in given neither
+        options nor data (its runs keep the names they had before specs existed), else `of`."""
+        spec = cls.of(name, options)
+        return spec if spec.source or spec.options or wants_data(name) else None
+
     def apply(self, model: nn.Module, seed: int | None, *, data: Any = None,
-              **extra) -> nn.Module:
-        """Initialize `model` in place; `data` (a batch of training inputs) reaches only an
+              images: ImageSet | None = None, batch_seed: int = 0, **extra) -> nn.Module:
+        """Initialize `model` in place; `data` (a batch of training inputs, or one drawn from
+        `images` with `batch_seed` by `training_batch`, only when needed) reaches only an
         initializer that declares it. Fails if the function changed since the run was named."""
         if self.source and (now := fingerprint(self.name)) != self.source:
             raise ValueError(f"init {self.name!r} changed since this run was named (source "
                              f"{self.source} -> {now}); run the command again")
         if wants_data(self.name):
+            if data is None and images is not None:
+                data = training_batch(images, batch_seed)
             extra["data"] = data
         return initialize(model, self.name, seed=seed, **dict(self.options), **extra)
+
+
+def training_batch(images: ImageSet, seed: int) -> Any:
+    """`DATA_BATCH` images of `images` (all, if fewer) drawn with `seed`, as float inputs
+    normalized the way the network is trained: what a data-dependent init sees."""
+    return images.chunks(1, min(DATA_BATCH, len(images)), seed)[0].to_float()

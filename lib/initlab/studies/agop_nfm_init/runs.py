@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from initlab import data, store
-from initlab.inits import InitOptions, InitSpec, wants_data
+from initlab.inits import InitOptions, InitSpec
 from initlab.inits.matrix import MATRIX_METHODS, vgg_linear, vgg_style
 from initlab.models import conv_layers
 from initlab.seeds import derive_seed
@@ -41,7 +41,6 @@ from initlab.training.loop import TrainingDiverged, evaluate
 from initlab.training.runtime import Runtime
 
 STUDY = "03_agop_nfm_init"
-INIT_BATCH = 256  # training-fold images a user's data-dependent init (LSUV) sees
 
 
 def fold_indices(cfg: AgopNfmSettings, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,9 +84,8 @@ def initialized_model(cfg: AgopNfmSettings, train: data.ImageSet, sample: data.I
     model = new_model(cfg, train.num_classes, train.in_channels, derive_seed(cfg.seed, "model"))
     if cfg.init_spec is not None:  # a user's init sets the filters, then VGG's linear draw
         seed = derive_seed(cfg.seed, "init")
-        size = min(INIT_BATCH, len(train))
-        batch = train.chunks(1, size, derive_seed(cfg.seed, "init-batch"))[0].to_float()
-        cfg.init_spec.apply(model, derive_seed(seed, "conv", label), data=batch)
+        cfg.init_spec.apply(model, derive_seed(seed, "conv", label), images=train,
+                            batch_seed=derive_seed(cfg.seed, "init-batch"))
         return vgg_linear(model, cfg.linear_std, seed=derive_seed(seed, "linear"))
     method, options = init_call(label)
     if method in MATRIX_METHODS:
@@ -140,10 +138,7 @@ def run_settings(cfg: AgopNfmSettings) -> list[AgopNfmSettings]:
 def init_spec(cfg: AgopNfmSettings, label: str) -> InitSpec | None:
     """What names a run's init beyond its label: a user's function (source hash), options
     given to it, or a data-dependent init (LSUV); None for the study's own inits."""
-    if label in STUDY_INITS:
-        return None
-    spec = InitSpec.of(label, cfg.init_options.get(label))
-    return spec if spec.source or spec.options or wants_data(label) else None
+    return None if label in STUDY_INITS else InitSpec.for_run(label, cfg.init_options.get(label))
 
 
 def batches(cfg: AgopNfmSettings) -> list[store.Batch]:

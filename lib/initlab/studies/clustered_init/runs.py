@@ -46,8 +46,6 @@ from initlab.training.fit import fit
 from initlab.training.loop import History, evaluate
 from initlab.training.runtime import Runtime
 
-INIT_BATCH = 256  # training images a user's data-dependent init (LSUV) sees
-
 # --------------------------------------------------------------------------- data and models
 
 
@@ -155,14 +153,16 @@ def fitted_layer(sources: tuple[SourceRun, ...], index: int, clusters: int, dist
 
 
 def apply_init(spec: TargetRun, model: nn.Module, runtime: Runtime | None = None,
-               train: bool = True, batch: torch.Tensor | None = None) -> nn.Module:
+               train: bool = True, images: data.ImageSet | None = None) -> nn.Module:
     """Initialize a fresh model in place by `spec.init` (training missing sources if `train`);
-    `batch` (training inputs) reaches a user's init that asks for data (LSUV)."""
+    a user's init that asks for data (LSUV) gets a seeded batch of `images`, the task's
+    training images."""
     seed = derive_seed(spec.seed, "init", spec.init, *spec.task)
     if spec.init == "random":
         return model
     if spec.user_init is not None:
-        return spec.user_init.apply(model, seed, data=batch)
+        return spec.user_init.apply(model, seed, images=images,
+                                    batch_seed=derive_seed(spec.seed, "init-batch", *spec.task))
     if spec.init == "gabor":
         return initialize(model, "gabor", layers=spec.layers, seed=seed, rescale=spec.rescale)
     sources = sources_of(spec, spec.n_sources)
@@ -189,12 +189,7 @@ def initialized_model(spec: TargetRun, reference: data.ImageSet, runtime: Runtim
                       train: bool = True) -> nn.Module:
     """The model a target run starts from (the same base draw for every init of a pair)."""
     model = new_model(spec, reference, derive_seed(spec.seed, "target-model", *spec.task))
-    batch = None
-    if spec.user_init is not None:  # a seeded batch of the task's training images
-        size = min(INIT_BATCH, len(reference))
-        batch = reference.chunks(1, size, derive_seed(spec.seed, "init-batch", *spec.task))[0]
-        batch = batch.to_float()
-    return apply_init(spec, model, runtime, train, batch)
+    return apply_init(spec, model, runtime, train, reference)
 
 
 def run_target(spec: TargetRun, runtime: Runtime) -> store.Result:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from initlab import data, store
-from initlab.inits import InitOptions, InitSpec, initialize, wants_data
+from initlab.inits import InitOptions, InitSpec, initialize
 from initlab.metrics import dynamics
 from initlab.models import count_parameters
 from initlab.seeds import derive_seed
@@ -37,8 +37,6 @@ from initlab.training.fit import fit
 from initlab.training.loop import evaluate
 from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
-
-INIT_BATCH = 256  # training images a user's data-dependent init (LSUV) sees
 
 # ------------------------------------------------------------------------------ the grid
 
@@ -65,10 +63,7 @@ def init_spec(cfg: ParameterDynamicsSettings, init: str) -> InitSpec | None:
     """What names a cell's init beyond its name: a user's function (source hash), options
     given to it, or a data-dependent init (LSUV: it is applied with a batch); None for the
     other built-ins without options (their runs keep their names)."""
-    if init == "pretrained":
-        return None
-    spec = InitSpec.of(init, cfg.init_options.get(init))
-    return spec if spec.source or spec.options or wants_data(init) else None
+    return None if init == "pretrained" else InitSpec.for_run(init, cfg.init_options.get(init))
 
 
 def check(cfg: ParameterDynamicsSettings) -> None:
@@ -161,9 +156,8 @@ def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
                   derive_seed(cfg.seed, "model", arch))
     seed = derive_seed(cfg.seed, "init", arch, init)
     if cfg.init_spec is not None:  # a user's init: sees a seeded batch of training images
-        size = min(INIT_BATCH, len(train))
-        batch = train.chunks(1, size, derive_seed(cfg.seed, "init-batch", arch))[0].to_float()
-        cfg.init_spec.apply(model, seed, data=batch)
+        cfg.init_spec.apply(model, seed, images=train,
+                            batch_seed=derive_seed(cfg.seed, "init-batch", arch))
     else:
         initialize(model, "kaiming_uniform" if init == "pretrained" else init, seed=seed)
     origin = (load_pretrained(cfg, model, arch, dataset, runtime) if init == "pretrained"
