@@ -66,8 +66,11 @@ def options_for(options: Mapping[str, Mapping[str, Any]], name: str) -> dict[str
     return dict(options.get(short, {})) if short != name else {}
 
 
-def check_options(options: Mapping[str, Any], names: Sequence[str]) -> None:
-    """Each key of `options` names one of the inits `names` (a typo fails, not ignored)."""
+def check_options(options: Mapping[str, Any] | InitOptions, names: Sequence[str]) -> None:
+    """Each key of `options` (a mapping or a settings' `InitOptions`) names one of the inits
+    `names` (a typo fails, not ignored)."""
+    if isinstance(options, InitOptions):
+        options = options.as_dict()
     known = set(names) | {n.rpartition(":")[2].rpartition(".")[2] for n in names}
     unknown = [k for k in options if k not in known]
     if unknown:

@@ -99,7 +99,7 @@ class AgopNfmSettings:
     def __post_init__(self) -> None:
         check_choices("datasets", self.datasets, DATASETS)
         check_methods(self.inits, allowed=STUDY_INITS)
-        check_options(self.init_options.as_dict(), self.inits)
+        check_options(self.init_options, self.inits)
         check_choices("precision", self.precision, PRECISIONS)
         check_positive(self, "width", "image_size", "epochs", "batch_size", "lr", "linear_std",
                        "source_epochs", "source_lr", "agop_images", "runs")

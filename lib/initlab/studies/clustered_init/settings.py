@@ -88,4 +88,4 @@ class ClusteredInitSettings:
     def __post_init__(self) -> None:
         check_choices("precision", self.precision, PRECISIONS)
         check_methods(self.inits)
-        check_options(self.init_options.as_dict(), self.inits)
+        check_options(self.init_options, self.inits)

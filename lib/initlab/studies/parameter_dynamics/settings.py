@@ -89,7 +89,7 @@ class ParameterDynamicsSettings:
         if self.pretrain_source:
             check_choices("pretrain_source", self.pretrain_source, DATASETS)
         check_methods(self.inits, allowed=INITS)
-        check_options(self.init_options.as_dict(), self.inits)
+        check_options(self.init_options, self.inits)
         check_choices("perturb_inits", self.perturb_inits, self.inits)
         check_choices("vgg_head", self.vgg_head, ("torchvision", "small"))
         check_choices("precision", self.precision, PRECISIONS)
