@@ -30,12 +30,19 @@ def settings_class(study: str) -> type:
 
 
 def load(study: str, profile: str = "smoke", **overrides: Any):
-    """The settings of `study` under `profile`, with `overrides` checked and applied."""
+    """The settings of `study` under `profile`, with `overrides` checked and applied.
+
+    `as_run=True` (a setting of every study) first applies the class's `AS_RUN` values, the
+    original code's behaviour for each difference the study documents; any other override
+    the user gave still wins over them."""
     cls = settings_class(study)
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    values = {**cls.PROFILES[profile], **overrides}
-    settings = cls(**check_overrides(cls, values))
+    given = check_overrides(cls, overrides)
+    values = check_overrides(cls, dict(cls.PROFILES[profile]))
+    if given.get("as_run", values.get("as_run", False)):
+        values.update(check_overrides(cls, dict(getattr(cls, "AS_RUN", {}))))
+    settings = cls(**{**values, **given})
     check_dataset_fields(settings)
     return settings
 

@@ -9,6 +9,7 @@ not name a run, so asking for more iterations reuses the ones already stored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import field
 from typing import Any
@@ -33,6 +34,23 @@ def check_positive(settings: Any, *names: str) -> None:
     for name in names:
         if getattr(settings, name) <= 0:
             raise ValueError(f"{name} must be positive, got {getattr(settings, name)!r}")
+
+
+def check_range(settings: Any, name: str, low: float | None = None, high: float | None = None,
+                *, above: float | None = None) -> None:
+    """`name` must be a finite number with low <= value <= high (and value > above): one line
+    naming the setting and the allowed range, before any kernel starts."""
+    value = getattr(settings, name)
+    values = value if isinstance(value, tuple) else (value,)
+    for item in values:
+        bad = not math.isfinite(item) or (low is not None and item < low) \
+            or (high is not None and item > high) or (above is not None and item <= above)
+        if bad:
+            bounds = [f"> {above:g}" if above is not None else "",
+                      f">= {low:g}" if low is not None else "",
+                      f"<= {high:g}" if high is not None else ""]
+            raise ValueError(f"{name} must be a finite number {' and '.join(b for b in bounds if b)}"
+                             f", got {item!r}")
 
 
 def check_dataset_fields(settings: Any) -> None:
