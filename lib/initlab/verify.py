@@ -1,0 +1,138 @@
+"""`initlab verify`: a finished run's tables against shipped reference tables, number by number.
+
+Two runs of the same code and settings on a CPU give the same numbers; another machine, BLAS or
+torch build moves them a little, and that is still a reproduction as long as the move is far
+inside the spread the study itself shows between seeds. So each number of a table gets the
+tolerance of its own spread:
+
+- a row with an `sd` column (the between-seed or between-task sd of that row's mean): its
+  value columns (mean, interval bounds, differences, min/max) may move by `SPREADS` x sd;
+- a table with a `seed` column and no `sd`: each number may move by `SPREADS` x the sd of
+  that column over the seeds of the same row in the reference;
+- otherwise no spread is known and the number must be equal up to float rounding.
+
+`sd` and p-value columns are functions of the compared numbers and are not compared
+themselves; text and integer columns (names, counts, seeds) identify a row and must match.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+SPREADS = 2.0  # a number further than this many sds from the reference is "different"
+ROUNDING = 1e-6  # relative difference still called equal (CSV round trip, summation order)
+NOT_COMPARED = ("sd", "std")
+
+
+@dataclass
+class TableCheck:
+    """One table's outcome: how many numbers are equal, within tolerance or different."""
+
+    table: str
+    equal: int = 0
+    within: int = 0
+    different: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.different
+
+
+def _compared(column: str) -> bool:
+    name = column.lower()
+    return not (name in NOT_COMPARED or name == "p" or name.startswith("p_")
+                or name.endswith("_p") or name.endswith("_sd"))
+
+
+def _keys(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if not pd.api.types.is_float_dtype(frame[c])]
+
+
+def _seed_spread(reference: pd.DataFrame, keys: list[str]) -> pd.DataFrame | None:
+    """Per row of `reference`, each float column's sd over the seeds of the same other keys."""
+    if "seed" not in keys:
+        return None
+    others = [k for k in keys if k != "seed"]
+    floats = [c for c in reference.columns if c not in keys]
+    if not others:
+        return pd.DataFrame({c: [reference[c].std()] * len(reference) for c in floats},
+                            index=reference.index)
+    return reference.groupby(others, dropna=False)[floats].transform("std")
+
+
+def _label(row: pd.Series, keys: list[str]) -> str:
+    return ", ".join(f"{k}={row[k]}" for k in keys) or f"row {row.name}"
+
+
+def compare_table(name: str, ours: pd.DataFrame, reference: pd.DataFrame) -> TableCheck:
+    """Every float of `reference` against the same row and column of `ours` (see module doc)."""
+    check = TableCheck(name)
+    keys = _keys(reference)
+    spread = _seed_spread(reference, keys)
+    ours_by_key = {tuple(map(str, r)): i for i, r in zip(ours.index, ours[keys].itertuples(
+        index=False))} if set(keys) <= set(ours.columns) else {}
+    for index, row in reference.iterrows():
+        where = ours_by_key.get(tuple(str(row[k]) for k in keys))
+        if where is None:
+            check.different.append(f"{name}: row {_label(row, keys)} is missing")
+            continue
+        for column in reference.columns:
+            if column in keys or not _compared(column):
+                continue
+            tolerance = _tolerance(row, column, spread, index)
+            mine = float(ours.at[where, column]) if column in ours else math.nan
+            outcome = _compare(mine, float(row[column]), tolerance)
+            if outcome == "equal":
+                check.equal += 1
+            elif outcome == "within":
+                check.within += 1
+            else:
+                check.different.append(
+                    f"{name}: {column} at {_label(row, keys)} is {mine:g}"
+                    f" (reference {float(row[column]):g}, tolerance {tolerance:.3g})")
+    return check
+
+
+def _tolerance(row: pd.Series, column: str, spread: pd.DataFrame | None, index) -> float:
+    if "sd" in row.index and pd.notna(row["sd"]):
+        return SPREADS * float(row["sd"])
+    if spread is not None and column in spread and pd.notna(spread.at[index, column]):
+        return SPREADS * float(spread.at[index, column])
+    return 0.0
+
+
+def _compare(ours: float, reference: float, tolerance: float) -> str:
+    if pd.isna(ours) and pd.isna(reference):
+        return "equal"
+    if pd.isna(ours) or pd.isna(reference):
+        return "different"
+    gap = abs(float(ours) - float(reference))
+    if gap <= ROUNDING * max(1.0, abs(float(reference))):
+        return "equal"
+    return "within" if gap <= tolerance else "different"
+
+
+def compare_study(ours: Path, reference: Path) -> list[TableCheck]:
+    """Every CSV table of the reference study folder against the same file in `ours`."""
+    checks = []
+    for path in sorted(reference.glob("*.csv")):
+        mine = ours / path.name
+        if not mine.exists():
+            checks.append(TableCheck(path.stem, different=[f"{path.stem}: table not in {ours}"]))
+            continue
+        checks.append(compare_table(path.stem, pd.read_csv(mine), pd.read_csv(path)))
+    return checks
+
+
+def summary(study: str, checks: list[TableCheck]) -> str:
+    """One line per study: tables, and numbers equal / within tolerance / different."""
+    equal = sum(c.equal for c in checks)
+    within = sum(c.within for c in checks)
+    different = sum(len(c.different) for c in checks)
+    verdict = "reproduced" if not different else "DIFFERENT"
+    return (f"{verdict} {study}: {len(checks)} tables, {equal} numbers equal, {within} within "
+            f"the seed spread, {different} different")

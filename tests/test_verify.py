@@ -1,0 +1,58 @@
+"""`initlab verify`: each number against the reference, with its own seed spread as tolerance."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from initlab import verify
+
+
+def _summary_table() -> pd.DataFrame:
+    return pd.DataFrame({"init": ["kaiming", "uniform"], "mean": [80.0, 10.0],
+                         "sd": [1.5, 0.5], "n": [3, 3], "ci95_low": [76.3, 8.8],
+                         "p_holm": [0.01, 0.2]})
+
+
+def test_the_same_table_is_equal_in_every_compared_number():
+    table = _summary_table()
+    check = verify.compare_table("summary", table.copy(), table)
+    assert check.ok and check.within == 0
+    assert check.equal == 4  # mean and ci95_low of two rows; sd, n and p_holm are not compared
+
+
+def test_a_mean_inside_two_sds_is_within_and_outside_is_named():
+    reference = _summary_table()
+    ours = reference.copy()
+    ours.loc[0, "mean"] = 80.0 + 2.9  # 1.93 sd of 1.5: a reproduction
+    assert verify.compare_table("summary", ours, reference).within == 1
+    ours.loc[1, "mean"] = 10.0 + 1.1  # 2.2 sd of 0.5: not one
+    check = verify.compare_table("summary", ours, reference)
+    assert not check.ok and len(check.different) == 1
+    assert "summary: mean at init=uniform, n=3 is 11.1 (reference 10, tolerance 1)" \
+        == check.different[0]
+
+
+def test_per_seed_tables_take_the_spread_over_seeds_of_the_same_row():
+    reference = pd.DataFrame({"init": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
+                              "accuracy": [70.0, 72.0, 74.0, 50.0, 50.0, 50.0]})
+    ours = reference.copy()
+    ours.loc[0, "accuracy"] = 70.0 + 3.9  # sd over seeds of a is 2: within 2 sd
+    ours.loc[3, "accuracy"] = 50.001  # b has no spread at all: must be equal
+    check = verify.compare_table("per_seed", ours, reference)
+    assert check.within == 1 and check.equal == 4
+    assert check.different == ["per_seed: accuracy at init=b, seed=0 is 50.001 "
+                               "(reference 50, tolerance 0)"]
+
+
+def test_missing_rows_and_tables_are_different(tmp_path):
+    reference, ours = tmp_path / "reference", tmp_path / "ours"
+    reference.mkdir()
+    ours.mkdir()
+    _summary_table().to_csv(reference / "summary.csv", index=False)
+    _summary_table().to_csv(reference / "other.csv", index=False)
+    _summary_table().iloc[:1].to_csv(ours / "summary.csv", index=False)
+    checks = verify.compare_study(ours, reference)
+    problems = [line for c in checks for line in c.different]
+    assert problems == [f"other: table not in {ours}",
+                        "summary: row init=uniform, n=3 is missing"]
+    assert verify.summary("03_x", checks).startswith("DIFFERENT 03_x: 2 tables, 2 numbers equal")
