@@ -117,6 +117,22 @@ def test_report_lists_every_study_with_tables_first_and_its_settings():
         report.write("huge")
 
 
+def test_report_inlines_short_tables_and_links_long_ones():
+    base = paths.figures_dir("smoke")
+    _fake_study(base, "05_parameter_dynamics", "ok")
+    folder = base / "05_parameter_dynamics"
+    limit = report.INLINE_ROWS
+    tables.save(pd.DataFrame({"bin": range(limit)}), "short", folder)
+    tables.save(pd.DataFrame({"bin": range(limit + 1)}), "weight_histograms", folder)
+    page = report.write("smoke").read_text()
+    short = page.split("### short")[1].split("###")[0]
+    assert f"| {limit - 1} |" in short and "[CSV](05_parameter_dynamics/short.csv)" in short
+    long = page.split("### weight histograms")[1].split("###")[0]
+    assert "| 0 |" not in long and f"{limit + 1} rows" in long
+    assert "[Markdown](05_parameter_dynamics/weight_histograms.md)" in long
+    assert "[CSV](05_parameter_dynamics/weight_histograms.csv)" in long
+
+
 def _fake_papermill(monkeypatch, seen: dict, fail: bool = False):
     import papermill
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from initlab import paths, profiles
 
 FIRST_TABLES = ("reported_vs_ours",)  # shown first: what a reader looks for
+INLINE_ROWS = 30  # a longer table is linked, not inlined: the page stays a page to read
 
 
 def _settings_table(study: str, profile: str, overrides: dict) -> str:
@@ -25,6 +26,23 @@ def _settings_table(study: str, profile: str, overrides: dict) -> str:
 
 def _record(folder: Path) -> dict:
     return json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+
+
+def _table_body(table: Path, study: str) -> list[str]:
+    """A short table inlined with a link to its CSV; a long one (more than `INLINE_ROWS` rows:
+    study 05's histograms run to thousands) only linked, with its row count."""
+    text = table.read_text().strip()
+    rows = _table_rows(text)
+    csv = f"[CSV]({study}/{table.stem}.csv)"
+    if rows <= INLINE_ROWS:
+        return [text, "", csv]
+    return [f"{rows} rows, too many to show here: [Markdown]({study}/{table.name}) · {csv}"]
+
+
+def _table_rows(text: str) -> int:
+    """The body rows of the first Markdown table in `text` (header and rule not counted)."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    return max(0, len(lines) - 2)
 
 
 def _study_section(folder: Path, profile: str) -> list[str]:
@@ -49,8 +67,7 @@ def _study_section(folder: Path, profile: str) -> list[str]:
               "</details>", ""]
     tables = sorted(folder.glob("*.md"), key=lambda p: (p.stem not in FIRST_TABLES, p.stem))
     for table in tables:
-        lines += [f"### {table.stem.replace('_', ' ')}", "", table.read_text().strip(), "",
-                  f"[CSV]({study}/{table.stem}.csv)", ""]
+        lines += [f"### {table.stem.replace('_', ' ')}", "", *_table_body(table, study), ""]
     for figure in sorted(folder.glob("*.png")):
         title = figure.stem.replace("_", " ")
         lines += [f"### {title}", "", f"![{figure.stem}]({study}/{figure.name})",
