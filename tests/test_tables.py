@@ -77,3 +77,26 @@ def test_markdown_rounds_per_column():
     frame = pd.DataFrame({"init": ["a"], "accuracy": [61.2345], "p_value": [0.01234]})
     md = tables.to_markdown(frame, {"accuracy": 1})
     assert "| a | 61.2 | 0.012 |" in md
+
+
+def test_markdown_says_why_an_interval_is_blank_only_where_n_is_under_three():
+    small = pd.DataFrame({"init": ["a", "b"], "n": [2, 5], "mean": [1.0, 2.0],
+                          "ci95_low": [np.nan, 1.5], "ci95_high": [np.nan, 2.5]})
+    md = tables.to_markdown(small)
+    assert md.splitlines()[-1] == tables.SMALL_N_NOTE
+    assert md.splitlines()[-2] == ""  # its own paragraph, not a table row
+    complete = small.assign(n=[3, 5], ci95_low=[0.5, 1.5], ci95_high=[1.5, 2.5])
+    assert tables.SMALL_N_NOTE not in tables.to_markdown(complete)
+    pooled = small.assign(n=[4, 5])  # blank for another reason (a pooled value): no note
+    assert tables.SMALL_N_NOTE not in tables.to_markdown(pooled)
+    paired = pd.DataFrame({"init": ["a"], "pairs": [2], "difference_low": [np.nan]})
+    assert tables.SMALL_N_NOTE in tables.to_markdown(paired)
+    other = pd.DataFrame({"ours_ci95": [np.nan], "ours_n": [1]})  # study 02's names
+    assert tables.SMALL_N_NOTE in tables.to_markdown(other)
+    assert tables.SMALL_N_NOTE not in tables.to_markdown(small.drop(columns="n"))
+
+
+def test_the_note_follows_a_table_described_from_two_seeds(tmp_path):
+    frame = pd.DataFrame({"init": ["a"] * 2 + ["b"] * 3, "value": [1.0, 2.0, 1.0, 2.0, 3.0]})
+    _, md = tables.save(tables.describe(frame, ["init"]), "t", tmp_path)
+    assert md.read_text().rstrip().endswith(tables.SMALL_N_NOTE)

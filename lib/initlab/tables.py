@@ -28,7 +28,31 @@ def to_markdown(frame: pd.DataFrame, digits: Digits = 3) -> str:
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     body = ["| " + " | ".join(cell(v, c) for v, c in zip(row, frame.columns)) + " |"
             for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body]) + "\n"
+    note = [f"\n{SMALL_N_NOTE}"] if blank_for_small_n(frame) else []
+    return "\n".join([header, rule, *body, *note]) + "\n"
+
+
+SMALL_N_NOTE = ("Blank interval cells: fewer than 3 independent units (n < 3), too few for a "
+                "95% t-interval (with 2 its half-width is 12.7 standard errors).")
+
+
+def _named(column: object, test) -> bool:
+    return test(" ".join(map(str, column)) if isinstance(column, tuple) else str(column))
+
+
+def blank_for_small_n(frame: pd.DataFrame) -> bool:
+    """Whether a row leaves an interval cell blank (a column named like `ci95*`, `*_low` or
+    `*_high`) while a count in the same row (`n`, `pairs`, `*_n`, `* n`) is under 3: what
+    `t_interval` does, said under the table so no reader takes a blank for a lost number."""
+    intervals = [c for c in frame.columns if _named(
+        c, lambda n: "ci95" in n or n.endswith(("_low", "_high")))]
+    counts = [c for c in frame.columns if _named(
+        c, lambda n: n in ("n", "pairs") or n.endswith(("_n", " n")))]
+    if not intervals or not counts:
+        return False
+    blank = frame[intervals].apply(pd.to_numeric, errors="coerce").isna().any(axis=1)
+    small = (frame[counts].apply(pd.to_numeric, errors="coerce") < 3).any(axis=1)
+    return bool((blank & small).any())
 
 
 def _has_named_index(frame: pd.DataFrame) -> bool:
