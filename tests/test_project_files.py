@@ -32,6 +32,28 @@ def test_conda_environments_parse_and_name_every_dependency():
     assert mps["variables"]["PYTORCH_ENABLE_MPS_FALLBACK"] == "1"
 
 
+def _specs(requirements: list[str]) -> dict[str, str]:
+    """name -> its version constraint, spaces dropped (conda and pip write them alike)."""
+    pattern = re.compile(r"^([A-Za-z0-9_.\-]+)\s*(.*)$")
+    return {m.group(1).lower(): m.group(2).replace(" ", "")
+            for m in (pattern.match(r.strip()) for r in requirements if not r.startswith("-"))}
+
+
+def test_conda_environments_pin_the_versions_pyproject_pins():
+    """pyproject.toml is the one source of versions: each conda file repeats its constraints
+    exactly (a looser pin there would build an environment the project was not tested in)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _specs(project["dependencies"] + project["optional-dependencies"]["dev"])
+    assert wanted["ruff"] and wanted["torch"]  # the parse found the constraints
+    for file in ("environment_cuda.yml", "environment_mps.yml"):
+        env = yaml.safe_load((ROOT / file).read_text())
+        pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+        conda = [d for d in env["dependencies"] if isinstance(d, str)]
+        named = _specs(conda + pip)
+        differ = {k: (named[k], v) for k, v in wanted.items() if named.get(k) != v}
+        assert not differ, f"{file} differs from pyproject.toml (file, pyproject): {differ}"
+
+
 def test_torch_ranges_admit_the_pinned_builds():
     from packaging.requirements import Requirement
 
