@@ -91,6 +91,10 @@ def test_markdown_says_why_an_interval_is_blank_only_where_n_is_under_three():
     assert tables.SMALL_N_NOTE not in tables.to_markdown(pooled)
     paired = pd.DataFrame({"init": ["a"], "pairs": [2], "difference_low": [np.nan]})
     assert tables.SMALL_N_NOTE in tables.to_markdown(paired)
+    tested = paired.assign(p_value=[np.nan])
+    assert tables.to_markdown(tested).splitlines()[-1] == (
+        "Blank interval and p-value cells: fewer than 3 independent units (n < 3), too few "
+        "for a 95% t-interval (with 2 its half-width is 12.7 standard errors).")
     other = pd.DataFrame({"ours_ci95": [np.nan], "ours_n": [1]})  # study 02's names
     assert tables.SMALL_N_NOTE in tables.to_markdown(other)
     assert tables.SMALL_N_NOTE not in tables.to_markdown(small.drop(columns="n"))

@@ -28,12 +28,20 @@ def to_markdown(frame: pd.DataFrame, digits: Digits = 3) -> str:
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     body = ["| " + " | ".join(cell(v, c) for v, c in zip(row, frame.columns)) + " |"
             for row in frame.itertuples(index=False)]
-    note = [f"\n{SMALL_N_NOTE}"] if blank_for_small_n(frame) else []
+    note = [f"\n{small_n_note(frame)}"] if blank_for_small_n(frame) else []
     return "\n".join([header, rule, *body, *note]) + "\n"
 
 
 SMALL_N_NOTE = ("Blank interval cells: fewer than 3 independent units (n < 3), too few for a "
                 "95% t-interval (with 2 its half-width is 12.7 standard errors).")
+
+
+def small_n_note(frame: pd.DataFrame) -> str:
+    """The note, naming the p-value cells too where the table has them (blank for the same
+    reason: `paired_tests` gives no p under 3 pairs)."""
+    if any(_named(c, lambda n: n.startswith("p_")) for c in frame.columns):
+        return SMALL_N_NOTE.replace("interval cells", "interval and p-value cells", 1)
+    return SMALL_N_NOTE
 
 
 def _named(column: object, test) -> bool:

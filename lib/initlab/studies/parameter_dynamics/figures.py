@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib.lines import Line2D
 
 from initlab.studies.parameter_dynamics import reported
 from initlab.studies.parameter_dynamics.results import across_columns
@@ -36,6 +37,11 @@ def _reported_crosses(g: sns.FacetGrid, entries: list[tuple], x_of) -> None:
             ax.scatter(*zip(*shown), marker="x", s=70, color="crimson", zorder=5)
 
 
+def _spread(cfg: Settings, mark: str = "lines") -> str:
+    """What the error marks are: the sd over seeds, or nothing drawn with one seed."""
+    return f"{mark}: sd over seeds" if cfg.seeds > 1 else "one seed: no spread drawn"
+
+
 def _title(g: sns.FacetGrid, text: str) -> plt.Figure:
     g.set_titles(row_template="{row_name}", col_template="{col_name}")
     g.figure.suptitle(text, y=1.02)
@@ -52,7 +58,7 @@ def norm_distances(dist: pd.DataFrame, cfg: Settings) -> plt.Figure:
     g.set_ylabels("||theta_k - theta_k-1||")
     for ax in g.axes.flat:
         ax.yaxis.set_minor_formatter(plt.NullFormatter())
-    return _title(g, "Norm distance between consecutive snapshots (band: sd over seeds)")
+    return _title(g, f"Norm distance between consecutive snapshots ({_spread(cfg, 'band')})")
 
 
 def _bars(summary: pd.DataFrame, cfg: Settings, y: str) -> sns.FacetGrid:
@@ -81,8 +87,21 @@ def change_rate(summary: pd.DataFrame, cfg: Settings) -> plt.Figure:
     g = _bars(summary, cfg, "change_rate")
     _reported_crosses(g, reported.CHANGE_RATE, _x_of_init(cfg))
     g.set(ylabel="change rate (%)", xlabel="")
+    _marks_legend(g, ceiling=False)
     return _title(g, "Change rate ||theta_end - theta_0|| / ||theta_end||  (bars: mean over "
-                     "seeds, lines: sd; red x: reported)")
+                     f"seeds, {_spread(cfg)})")
+
+
+def _marks_legend(g: sns.FacetGrid, ceiling: bool) -> None:
+    """What the crimson marks are, in a legend of their own under the panels (a label on the
+    panel would sit on the bars, the crosses or the line it names)."""
+    handles = [Line2D([], [], marker="x", ls="none", color="crimson", markersize=8,
+                      label="reported")]
+    if ceiling:
+        handles.append(Line2D([], [], ls="--", lw=1, color="crimson",
+                              label="ceiling: padding-only kernel taps never move"))
+    g.figure.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                    ncol=len(handles), frameon=False, fontsize=9)
 
 
 def change_share(summary: pd.DataFrame, cfg: Settings) -> plt.Figure:
@@ -95,29 +114,44 @@ def change_share(summary: pd.DataFrame, cfg: Settings) -> plt.Figure:
     for (_, arch), ax in g.axes_dict.items():
         if frozen[arch] > 0:
             ax.axhline(100 - frozen[arch], color="crimson", ls="--", lw=1)
-            ax.text(-0.45, 100 - frozen[arch] + 1.5, "ceiling: padding-only taps frozen",
-                    color="crimson", fontsize=8)
+    _marks_legend(g, ceiling=bool((frozen > 0).any()))
     return _title(g, f"Share of parameters whose |change| exceeds {cfg.tolerance:g} (bars: "
-                     "mean over seeds, lines: sd; red x: reported)")
+                     f"mean over seeds, {_spread(cfg)})")
+
+
+def _tensor_shares(part: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Per seed and optimizer, the share (%) of each conv or linear weight tensor changed, and
+    of all biases and norm parameters pooled (one bar: there are dozens of small ones)."""
+    weights = part[part.kind.isin(["conv", "linear"])].assign(label=lambda f: [
+        f"{k} {n[:-7]}" if n[:-7].isdigit() else n[:-7] if n.endswith(".weight") else n
+        for k, n in zip(f.kind, f.name)])
+    keys = ["optimizer", "seed"]
+    rest = part[~part.kind.isin(["conv", "linear"])].groupby(keys)[["changed", "numel"]].sum()
+    rest = rest.reset_index().assign(label="biases + norms")
+    both = pd.concat([weights.sort_values("position"), rest], ignore_index=True)
+    both["share"] = 100 * both.changed / both.numel
+    return both, list(dict.fromkeys(both.label))
 
 
 def change_share_per_tensor(per_tensor: pd.DataFrame, cfg: Settings) -> plt.Figure:
-    """Share of each tensor changed, for the grid's first init and data set (mean over
-    seeds), one row per architecture: shows which layers (ResNet's layer4) keep their weights."""
+    """Share of each weight tensor changed, for the grid's first init and data set (mean over
+    seeds, lines: their range), one row per architecture: shows which layers (ResNet's
+    layer4) keep their weights. Every tensor's own share is in the table."""
     init, dataset = cfg.inits[0], cfg.datasets[0]
     shown = per_tensor[(per_tensor.init == init) & (per_tensor.dataset == dataset)]
-    fig, axes = plt.subplots(len(cfg.archs), 1, figsize=(11, 3.0 * len(cfg.archs)),
+    fig, axes = plt.subplots(len(cfg.archs), 1, figsize=(11, 3.4 * len(cfg.archs)),
                              squeeze=False)
     for ax, arch in zip(axes[:, 0], cfg.archs):
-        part = shown[shown.arch == arch]
-        sns.barplot(data=part, x="position", y="share", hue="optimizer", ax=ax, errorbar="sd",
-                    hue_order=list(cfg.optimizers))
-        names = part.drop_duplicates("position").sort_values("position").name
-        ax.set_xticks(range(len(names)), names, rotation=90,
-                      fontsize=6 if len(names) > 20 else 8)
-        ax.set(title=f"{arch} ({init}, {dataset}): share of each tensor changed by > "
-               f"{cfg.tolerance:g}", xlabel="", ylabel="share", ylim=(0, 1.05))
+        part, order = _tensor_shares(shown[shown.arch == arch])
+        sns.barplot(data=part, x="label", y="share", hue="optimizer", order=order, ax=ax,
+                    errorbar=lambda v: (v.min(), v.max()), hue_order=list(cfg.optimizers))
+        ax.tick_params(axis="x", rotation=40, labelsize=8)
+        plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+        ax.set(title=f"{arch} ({init}, {dataset}): share of each weight tensor changed by > "
+               f"{cfg.tolerance:g}", xlabel="", ylabel="changed (%)", ylim=(0, 105))
         ax.legend(title="optimizer", loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    spread = f"mean over {cfg.seeds} seeds, lines: min to max" if cfg.seeds > 1 else "one seed"
+    fig.suptitle(f"Per weight tensor, biases and norm parameters pooled (bars: {spread})")
     fig.tight_layout()
     return fig
 
