@@ -46,6 +46,11 @@ class History:
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=["epoch", "split", "metric", "value"])
 
+    def train_losses(self) -> list[float]:
+        """The training loss of every epoch logged so far, in order (a plateau schedule reads
+        it; restored rows after a resume included, so the schedule needs no state of its own)."""
+        return [r["value"] for r in self.rows if r["split"] == "train" and r["metric"] == "loss"]
+
     def last(self, split: str = "val", metric: str = "accuracy") -> float:
         frame = self.frame
         rows = frame[(frame.split == split) & (frame.metric == metric)]
@@ -152,7 +157,7 @@ def _train(loop: Loop, recipe: Recipe, runtime: Runtime, name: str,
                     history.log(epoch, "val", *evaluate(model, val, runtime, recipe.precision))
                 if epoch in snapshot_epochs:
                     history.snapshots[epoch] = snapshot(model)
-            recipe.step_lr(loop.optimizer, epoch)
+            recipe.step_lr(loop.optimizer, epoch, [h.train_losses() for h in histories])
             pbar.set_postfix(loss=f"{losses[0]:.3f}", acc=f"{accuracies[0]:.3f}", refresh=False)
             checkpoints.save(slot, _state(epoch, loop, histories))
     if recipe.epochs >= first:

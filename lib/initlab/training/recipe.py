@@ -8,12 +8,21 @@ compile) is the `Runtime`'s business, not the recipe's.
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("auto", "float32", "bf16")
+# step: x lr_factor after every lr_every epochs. plateau_max: study 02's original code, torch's
+# ReduceLROnPlateau(mode="max", patience=lr_every - 1) stepped on the epoch's training loss; on
+# a falling loss it never sees an "improvement", so it drops after lr_every + 1 epochs, then
+# every lr_every (after 7 and 13 for lr_every = 6), and a rising loss postpones the drops.
+LR_SCHEDULES = ("step", "plateau_max")
+PLATEAU_THRESHOLD = 1e-4  # torch's default (relative); a loss must exceed best * (1 + this)
+PLATEAU_EPS = 1e-8  # torch's default: a drop smaller than this is not applied
 
 
 @dataclass(frozen=True)
@@ -30,12 +39,16 @@ class Recipe:
     batch_size: int = 64
     lr_every: int = 0  # multiply the lr by lr_factor after every lr_every epochs; 0 = constant
     lr_factor: float = 1.0
+    lr_schedule: str = "step"  # LR_SCHEDULES; plateau_max reads the training losses (fit only)
     precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 elsewhere
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of "
                              f"{', '.join(OPTIMIZERS)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of "
+                             f"{', '.join(LR_SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of "
                              f"{', '.join(PRECISIONS)}")
@@ -50,11 +63,44 @@ class Recipe:
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
                                weight_decay=self.weight_decay, nesterov=self.nesterov)
 
-    def step_lr(self, optimizer: torch.optim.Optimizer, epoch: int) -> None:
-        """The step schedule, applied after `epoch` has been trained."""
-        if self.lr_every and epoch % self.lr_every == 0:
-            for group in optimizer.param_groups:
+    def step_lr(self, optimizer: torch.optim.Optimizer, epoch: int,
+                losses: Sequence[Sequence[float]] = ()) -> None:
+        """The schedule, applied after `epoch` has been trained. `losses`: per model, the
+        training loss of epochs 1..epoch (only `plateau_max` reads them, and it needs exactly
+        one model: models stacked under one optimizer share one rate)."""
+        if not self.lr_every:
+            return
+        if self.lr_schedule == "step":
+            drop = epoch % self.lr_every == 0
+        else:
+            if len(losses) != 1:
+                raise ValueError(f"lr_schedule {self.lr_schedule!r} follows one model's loss; "
+                                 f"got the losses of {len(losses)} models")
+            drop = epoch in plateau_drops(losses[0][:epoch], self.lr_every - 1)
+        for group in optimizer.param_groups if drop else ():
+            # torch's plateau scheduler skips a change smaller than its eps; step never does
+            if self.lr_schedule == "step" or group["lr"] * (1 - self.lr_factor) > PLATEAU_EPS:
                 group["lr"] *= self.lr_factor
+
+
+def plateau_drops(losses: Sequence[float], patience: int) -> list[int]:
+    """The epochs (1-based) after which torch's ReduceLROnPlateau(mode="max", patience,
+    threshold 1e-4 relative, no cooldown) lowers the rate when stepped on these losses.
+
+    A pure function of the losses so far, so a resumed run needs no scheduler state: the
+    checkpoint already holds the logged losses. mode="max" treats a *higher* loss as better,
+    which is what the original code asked for (tests compare it with torch's scheduler).
+    """
+    best, bad, drops = -math.inf, 0, []
+    for epoch, loss in enumerate(losses, 1):
+        if loss > best * (1 + PLATEAU_THRESHOLD):  # torch's "rel" test (NaN never better)
+            best, bad = loss, 0
+        else:
+            bad += 1
+        if bad > patience:
+            drops.append(epoch)
+            bad = 0
+    return drops
 
 
 def effective_precision(device: torch.device | str, precision: str = "auto") -> str:
