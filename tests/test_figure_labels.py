@@ -4,6 +4,7 @@ is not there, marks named without covering the data, units and scales kept in ra
 from __future__ import annotations
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -72,3 +73,53 @@ def test_05_change_share_names_its_marks_in_a_legend_below_not_on_the_panel():
     one_seed = figures.change_share(summary[summary.seed == 0],
                                     profiles.load("05_parameter_dynamics", "smoke", seeds=1))
     assert "sd" not in _texts(one_seed) and "one seed" in _texts(one_seed)
+
+
+def test_captions_say_what_is_drawn():
+    from initlab import plots
+
+    assert plots.interval_caption([3, 5]) == "diamonds: mean, 95% t-interval"
+    assert plots.interval_caption([2, 2]) == "diamonds: mean, no interval at n < 3"
+    assert plots.interval_caption([2, 3]) == "diamonds: mean, 95% t-interval where n >= 3"
+    assert plots.spread_caption(2) == "band: sd over runs"
+    assert plots.spread_caption(1, "lines", "seed") == "one seed: no lines"
+    frame = pd.DataFrame({"m": ["a", "a", "b"], "v": [1.0, np.nan, 2.0]})
+    assert plots.group_sizes(frame, "m", "v") == [1, 1]
+
+
+def _curves(seeds: int) -> pd.DataFrame:
+    return pd.DataFrame([dict(dataset="d", init=i, seed=s, epoch=e, split=sp, metric=m,
+                              value=0.1 * e + 0.01 * s)
+                         for i in ("kaiming_normal", "nfm") for s in range(seeds)
+                         for e in (1, 2) for sp in ("train", "val") for m in ("accuracy", "loss")])
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_03_curves_name_the_band_only_when_drawn_and_no_family_that_did_not_run(seeds):
+    from initlab.studies.agop_nfm_init import figures, results
+
+    fig = figures.accuracy_curves(_curves(seeds), ["kaiming_normal", "nfm"])
+    text = _texts(fig)
+    assert ("band: sd over runs" in text) == (seeds > 1)
+    assert ("one run: no band" in text) == (seeds == 1)
+    assert "yours" not in text and "matrix (NFM/AGOP)" in text
+    bands = [c for ax in fig.axes for c in ax.collections
+             if any(len(path.vertices) for path in c.get_paths())]
+    assert bool(bands) == (seeds > 1)
+    gap = figures.loss_gap(results.loss_gap(_curves(seeds)), ["kaiming_normal", "nfm"])
+    assert ("band: sd over runs" in _texts(gap)) == (seeds > 1)
+    mine = figures.accuracy_curves(_curves(seeds).replace({"nfm": "my_init"}),
+                                   ["kaiming_normal", "my_init"])
+    assert "yours" in _texts(mine) and "matrix" not in _texts(mine)
+
+
+def test_03_points_title_promises_an_interval_only_from_three_runs():
+    from initlab.studies.agop_nfm_init import figures
+
+    frame = pd.DataFrame([dict(dataset="d", init=i, seed=s, acc=50.0 + s)
+                          for i in ("kaiming_normal", "nfm") for s in range(3)])
+    three = figures.accuracy_per_init(frame, "acc", ["d"], ["kaiming_normal", "nfm"], "acc")
+    assert "diamonds: mean, 95% t-interval)" in _texts(three)
+    two = figures.accuracy_per_init(frame[frame.seed < 2], "acc", ["d"],
+                                    ["kaiming_normal", "nfm"], "acc")
+    assert "no interval at n < 3" in _texts(two) and "bootstrap" not in _texts(two)

@@ -7,7 +7,7 @@ and `save` writes each figure as PNG (to look at) and PDF (to print) side by sid
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -73,6 +73,29 @@ def t_band(values: Sequence[float]) -> tuple[float, float]:
     NaN (no bar) where n < 3, as the tables print none."""
     _, low, high, _ = tables.t_interval(values)
     return low, high
+
+
+def interval_caption(counts: Iterable[int], mark: str = "diamonds") -> str:
+    """What the mean marks of `points_with_mean` show, from each group's n: a title must not
+    promise an interval that is not drawn (none where n < 3)."""
+    counts = [int(n) for n in counts]
+    if counts and min(counts) >= 3:
+        return f"{mark}: mean, 95% t-interval"
+    if not counts or max(counts) < 3:
+        return f"{mark}: mean, no interval at n < 3"
+    return f"{mark}: mean, 95% t-interval where n >= 3"
+
+
+def group_sizes(frame: pd.DataFrame, by: str | Sequence[str], value: str) -> list[int]:
+    """The number of non-missing `value`s per group: what `interval_caption` reads."""
+    keys = [by] if isinstance(by, str) else list(by)
+    return frame.groupby(keys)[value].count().tolist()
+
+
+def spread_caption(n: int, mark: str = "band", unit: str = "run") -> str:
+    """What a band or error line of seaborn's `errorbar="sd"` shows: the sd over the `unit`s,
+    or that none is drawn with one (seaborn draws no sd of one value)."""
+    return f"{mark}: sd over {unit}s" if n > 1 else f"one {unit}: no {mark}"
 
 
 def points_with_mean(

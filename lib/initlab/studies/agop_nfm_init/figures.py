@@ -62,18 +62,31 @@ def ansatz_correlation(ansatz: pd.DataFrame, pretrained: str) -> plt.Figure:
     return g.figure
 
 
+def _families(inits: Sequence[str]) -> list[str]:
+    """The line-style families of the inits shown, in the fixed order (no 'yours' entry in a
+    legend where no init of the user's ran)."""
+    present = {family(i) for i in inits}
+    return [f for f in FAMILIES if f in present]
+
+
+def _runs(frame: pd.DataFrame, keys: Sequence[str]) -> int:
+    """The most seeds behind one point of a curve: a band is drawn only from two."""
+    return int(frame.groupby(list(keys)).seed.nunique().max()) if len(frame) else 0
+
+
 def accuracy_curves(curves: pd.DataFrame, order: Sequence[str]) -> plt.Figure:
-    """Training and validation accuracy (%) per epoch and init, mean over runs (band: std);
-    rows: data sets, columns: train / val."""
+    """Training and validation accuracy (%) per epoch and init, mean over runs (band: sd,
+    where there are two runs or more); rows: data sets, columns: train / val."""
     acc = curves.query("metric == 'accuracy'").assign(
         family=lambda f: f.init.map(family), **{"accuracy %": lambda f: 100 * f.value})
     g = sns.relplot(data=acc, x="epoch", y="accuracy %", hue="init", hue_order=order,
-                    palette=palette(order), style="family", style_order=FAMILIES,
+                    palette=palette(order), style="family", style_order=_families(order),
                     col="split", col_order=["train", "val"], row="dataset", kind="line",
                     errorbar="sd", height=3.4, aspect=1.25, facet_kws=dict(sharey=True))
     g.set_titles("{row_name}: {col_name}")
     _integer_epochs(g)
-    g.figure.suptitle("Accuracy per init (mean over runs, band: std)", y=1.02)
+    band = plots.spread_caption(_runs(acc, ["dataset", "init", "split", "epoch"]))
+    g.figure.suptitle(f"Accuracy per init (mean over runs, {band})", y=1.02)
     return g.figure
 
 
@@ -82,28 +95,31 @@ def loss_gap(gap: pd.DataFrame, order: Sequence[str]) -> plt.Figure:
     data set, with the zero line."""
     gap = gap.assign(family=lambda f: f.init.map(family))
     g = sns.relplot(data=gap, x="epoch", y="gap", hue="init", hue_order=order,
-                    palette=palette(order), style="family", style_order=FAMILIES,
+                    palette=palette(order), style="family", style_order=_families(order),
                     col="dataset", kind="line", errorbar="sd", height=3.4, aspect=1.3)
     g.refline(y=0, color="0.4", lw=0.8)
     g.set(ylabel="validation - training loss")
     _integer_epochs(g)
     g.set_titles("{col_name}")
-    g.figure.suptitle("Generalization gap per init (mean over runs, band: std)", y=1.04)
+    band = plots.spread_caption(_runs(gap.dropna(subset=["gap"]), ["dataset", "init", "epoch"]))
+    g.figure.suptitle(f"Generalization gap per init (mean over runs, {band})", y=1.04)
     return g.figure
 
 
 def accuracy_per_init(frame: pd.DataFrame, value: str, datasets: Sequence[str],
                       order: Sequence[str], label: str, reported: bool = False) -> plt.Figure:
-    """`value` (an accuracy in %) per run as points, mean with its 95% bootstrap interval as
-    diamonds, one panel per data set; with `reported`, the original's number as crosses
-    (only for its own measure, the best validation accuracy)."""
+    """`value` (an accuracy in %) per run as points, mean with its 95% t-interval (the
+    tables'; none where n < 3) as diamonds, one panel per data set; with `reported`, the
+    original's number as crosses (only for its own measure, the best validation accuracy)."""
     width = max(6, 0.9 * len(order) + 2) * len(datasets)
     fig, axes = plt.subplots(1, len(datasets), figsize=(width, 4.2), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         plots.points_with_mean(frame[frame.dataset == dataset], x="init", y=value,
                                order=list(order), ax=ax,
                                reference=results.reported_for(dataset) if reported else None)
-        ax.set(title=f"{dataset}: {label} (points: runs; diamonds: mean, bootstrap 95% CI)",
+        part = frame[(frame.dataset == dataset) & frame.init.isin(order)]
+        ax.set(title=f"{dataset}: {label}\n(points: runs; "
+                     f"{plots.interval_caption(plots.group_sizes(part, 'init', value))})",
                ylabel=f"{label} (%)", xlabel="")
     fig.tight_layout()
     return fig
