@@ -20,6 +20,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from resume_job import Job, work  # noqa: E402
 
 
+def _epoch(slot: Path) -> int:
+    """The epoch of a checkpoint the job may be replacing meanwhile (read by torch directly:
+    `checkpoints.load` belongs to the run's own process and sets aside what fails its check)."""
+    try:
+        return torch.load(slot, weights_only=True)["epoch"]
+    except Exception:  # noqa: BLE001 - replaced while reading: try again
+        return 0
+
+
 def _killed_mid_run(root: Path) -> None:
     """Start the job in a subprocess and SIGKILL it once the single model has 2 epochs done."""
     job = subprocess.Popen([sys.executable, str(Path(__file__).parent / "resume_job.py"),
@@ -28,7 +37,7 @@ def _killed_mid_run(root: Path) -> None:
     try:
         while time.time() < deadline and job.poll() is None:
             slots = list(root.glob("job/*.partial/002-single.pt"))
-            if slots and checkpoints.load(slots[0])["epoch"] >= 2:
+            if slots and _epoch(slots[0]) >= 2:
                 job.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.02)

@@ -40,12 +40,15 @@ def test_a_finished_run_is_loaded_not_recomputed(tmp_path):
     assert torch.equal(second["weights"], torch.arange(5, dtype=torch.float32))
 
 
-def test_run_names_hash_only_non_default_hashed_settings():
+def test_run_names_hash_every_hashed_setting_and_messages_show_the_changed_ones():
     assert store.hashed_settings(Toy()) == {}
     assert store.hashed_settings(Toy(width=8, repeats=9)) == {"width": 8}
     assert store.run_name(Toy(repeats=1)) == store.run_name(Toy(repeats=2))
     assert store.run_name(Toy(width=8)) != store.run_name(Toy())
     assert store.run_name(Toy(tags=("a", "b"))) != store.run_name(Toy())
+    record = {"type": "Toy", "protocol": 1, "settings": {"width": 4, "lr": 0.1, "tags": ["a"]}}
+    assert store.run_name(Toy()) == hashlib.sha256(
+        json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def test_an_entry_without_its_marker_is_ignored_and_redone(tmp_path):

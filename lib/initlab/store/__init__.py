@@ -1,12 +1,14 @@
 """The results store: a run is named by its settings, computed once, checked, then loaded.
 
-Layout: `<store>/<study>/<run name>/` (see `entries` for the files). A run's name hashes only
-the settings that differ from their dataclass defaults (and skips fields marked
-`metadata={"hash": False}`), so adding a setting later keeps every stored run valid
-(open_lth's habit); since a changed default would then let an old run stand in for new
-settings, every load compares the full stored settings (defaults included) and the files'
-checksums. A run that fails the check is moved to `.set-aside/` with one line saying why, and
-computed again; in render-only mode it is reported as missing.
+Layout: `<store>/<study>/<run name>/` (see `entries` for the files). A run's name hashes its
+full settings: every field, defaults included (fields marked `metadata={"hash": False}`
+excepted), with the settings class's name and protocol version. So two checkouts whose
+defaults differ (or two protocol versions) sharing one store keep their runs side by side;
+hashing only non-default values, as before, made them take turns setting each other's runs
+aside. The price: adding a setting renames, and so recomputes, that class's runs. Every load
+still compares the full stored settings and the files' checksums, and checks that the tensors
+load as tensors. A run that fails the check is moved to `.set-aside/` with one line saying
+why, and computed again; in render-only mode it is reported as missing.
 
 A run is computed by one process at a time, whoever asks for it (`lock`). `run_many` computes
 a batch's missing runs here, or sends them out as jobs when the runtime names an executor
@@ -33,11 +35,13 @@ from torch import nn
 from initlab import paths
 from initlab.store import jobs, lock, waiting
 from initlab.store.entries import (
+    ASIDE,
     DONE,
     Result,
     problem,
     read,
     set_aside,
+    stored_settings,
     write,
 )
 from initlab.store.jobs import ExecutorUnavailable
@@ -79,9 +83,9 @@ class RunsFailed(RuntimeError):
 
 
 def hashed_settings(settings) -> dict[str, Any]:
-    """The settings that name a run: non-default values of hashed fields. A field holding a
-    settings dataclass (a training `Recipe`, say) names the run by its own non-default values,
-    so adding a recipe field later keeps stored runs valid too."""
+    """The hashed settings that differ from their defaults (a nested settings dataclass by its
+    own non-default values): how messages tell a user which run they mean. Not the run's name,
+    which hashes every value (`run_name`)."""
     values = {}
     for f in dataclasses.fields(settings):
         if not f.metadata.get("hash", True):
@@ -96,7 +100,9 @@ def hashed_settings(settings) -> dict[str, Any]:
 
 
 def run_name(settings) -> str:
-    text = json.dumps([type(settings).__name__, hashed_settings(settings)], sort_keys=True)
+    """The run's folder name: a hash of its full settings record (`entries.stored_settings`:
+    class name, protocol, every hashed value with the defaults)."""
+    text = json.dumps(stored_settings(settings), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -172,7 +178,7 @@ def _compute(study: str, settings, fn: RunFn, runtime: Runtime | None, folder: P
     runtime = runtime or Runtime()
     runtime.apply()  # the process's thread policy, whatever ran before in this process
     start = time.perf_counter()
-    with checkpoints.scratch(partial):
+    with checkpoints.scratch(partial, aside=folder.parent / ASIDE):
         result = fn(settings, runtime)
     write(folder, settings, result, runtime, seconds=time.perf_counter() - start)
     shutil.rmtree(partial, ignore_errors=True)

@@ -35,15 +35,24 @@ ASIDE = ".set-aside"  # damaged or outdated entries are moved here, never delete
 
 
 def stored_settings(settings) -> dict[str, Any]:
-    """What a run folder records of its settings: every hashed field (defaults included),
-    as JSON values, and the settings class's protocol version."""
-    values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
-              if f.metadata.get("hash", True)}
-    values = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
-              for k, v in values.items()}
+    """What a run folder records of its settings, and what its name hashes: every hashed field
+    (defaults included; nested settings dataclasses alike), as JSON values, with the settings
+    class's name and protocol version."""
     record = {"type": type(settings).__name__, "protocol": getattr(settings, "PROTOCOL", 1),
-              "settings": values}
+              "settings": _plain(settings)}
     return json.loads(json.dumps(record, default=list))
+
+
+def _plain(value: Any) -> Any:
+    """A settings value as JSON-ready data; a dataclass by its hashed fields only."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.metadata.get("hash", True)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _sha256(path: Path) -> str:
