@@ -195,29 +195,44 @@ def _kill_mid_epoch(root: Path, settings, killed: dict) -> None:
 # --------------------------------------------------------------------------- the run lock
 
 
-def _slow_job(root: Path, counter: Path, seconds: float) -> subprocess.Popen:
+def _slow_job(root: Path, counter: Path, release: Path) -> subprocess.Popen:
+    """`lock_job.py`: computes the run (noting it in `counter`) until `release` exists."""
     return subprocess.Popen([sys.executable, str(TESTS / "lock_job.py"), str(root), str(counter),
-                             str(seconds)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             str(release)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
-def _wait_for(condition, seconds: float = 60) -> None:
+def _wait_for(condition, seconds: float = 120) -> None:
     deadline = time.time() + seconds
     while not condition():
         assert time.time() < deadline, "timed out"
         time.sleep(0.05)
 
 
+def _read_until(stream, text: str) -> str:
+    """The lines of `stream` up to the first holding `text` (all of them if it never comes)."""
+    lines = []
+    while line := stream.readline():
+        lines.append(line)
+        if text in line:
+            break
+    return "".join(lines)
+
+
 def test_one_process_computes_a_run_while_another_waits_then_loads_it(tmp_path):
-    counter = tmp_path / "counter"
-    first = _slow_job(tmp_path, counter, 3)
+    """The first job holds the run's lock until the test releases it, which the test does only
+    once the second job has said that it waits: no timing decides who computes."""
+    counter, release = tmp_path / "counter", tmp_path / "release"
+    first = _slow_job(tmp_path, counter, release)
     _wait_for(lambda: counter.exists())  # the first holds the lock and computes
-    second = _slow_job(tmp_path, counter, 3)
+    second = _slow_job(tmp_path, counter, release)
+    waited = _read_until(second.stderr, "is being computed by")  # blocks until it waits
+    release.write_text("")
     outs = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outs
     assert counter.read_text() == "start\n", "the run was computed twice"
     assert outs[0][0] == outs[1][0] == "value 1.5\n"
-    waited = outs[1][1]
+    waited += outs[1][1]
     assert f"is being computed by process {first.pid} on " in waited
     assert waited.count("\n") == 1, "waiting should say so in one line"
 
@@ -228,19 +243,19 @@ def test_the_lock_is_released_on_an_error_and_on_sigkill(tmp_path):
 
     folder = store.run_dir("slow", Slow(), tmp_path)
     with pytest.raises(RuntimeError, match="fails on purpose"):
-        store.run("slow", Slow(seconds=0, fail=True), compute, root=tmp_path)
+        store.run("slow", Slow(fail=True), compute, root=tmp_path)
     with lock.held(folder, tmp_path, wait=False) as waited:
         assert waited is False, "the lock was kept after an error"
 
     counter = tmp_path / "counter"
-    victim = _slow_job(tmp_path, counter, 60)
+    victim = _slow_job(tmp_path, counter, tmp_path / "never")  # computes until killed
     _wait_for(lambda: counter.exists())
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     COUNTER.append(counter)
     try:
         start = time.time()
-        result = store.run("slow", Slow(seconds=0), compute, root=tmp_path)
+        result = store.run("slow", Slow(), compute, root=tmp_path)
     finally:
         COUNTER.clear()
     assert time.time() - start < 10 and result["value"].x[0] == 1.5
