@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pandas as pd
 
@@ -46,7 +45,6 @@ CHECKOUT = '''
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -89,7 +87,7 @@ def test_two_checkouts_computing_at_once_both_store_their_runs(tmp_path):
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=dict(os.environ)) for s in scripts]
     outputs = [job.communicate(timeout=300) for job in jobs]
-    for job, (out, err) in zip(jobs, outputs):
+    for job, (_, err) in zip(jobs, outputs):
         assert job.returncode == 0, err[-2000:]
     assert [out.strip() for out, _ in outputs] == ["0.1", "0.2"]
     stored = sorted(p.name for p in (root / "toy").iterdir())

@@ -38,6 +38,7 @@ from initlab.store.entries import (
     ASIDE,
     DONE,
     Result,
+    Unreadable,
     problem,
     read,
     set_aside,
@@ -143,9 +144,9 @@ def run(
     back to it after the runs nobody else is computing)."""
     root = root or paths.store_dir()
     folder = run_dir(study, settings, root)
-    why = _why(folder, settings)
+    result, why = _load(folder, settings)
     if why is None:
-        return read(folder)
+        return result
     if not train:
         command = study.split("/")[0].removesuffix("_source")  # a study's helper stores
         raise MissingRunError(
@@ -155,14 +156,26 @@ def run(
     with lock.held(folder, root, wait=wait) as waited:
         if waited is None:
             return None
-        if (why := _why(folder, settings)) is None:  # stored meanwhile by another process
-            return read(folder)
+        result, why = _load(folder, settings)  # stored meanwhile by another process?
+        if why is None:
+            return result
         return _compute(study, settings, fn, runtime, folder, why)
 
 
 def _why(folder: Path, settings) -> str | None:
     """Why the stored run cannot be used (see `entries.problem`), or None when it can."""
     return problem(folder, settings) if folder.exists() else "is not in the store"
+
+
+def _load(folder: Path, settings) -> tuple[Result | None, str | None]:
+    """The stored run's result, or why it cannot be used (checks failed, or its files do not
+    load: `entries.Unreadable`)."""
+    if (why := _why(folder, settings)) is not None:
+        return None, why
+    try:
+        return read(folder), None
+    except Unreadable as error:
+        return None, str(error)
 
 
 def _compute(study: str, settings, fn: RunFn, runtime: Runtime | None, folder: Path,
@@ -219,7 +232,9 @@ def run_many(
             f"(the other runs are stored):\n  " + "\n  ".join(failures)
             + "\nLower the learning rate or change the seed for these runs."
         )
-    return [run(study, s, fn, runtime=runtime, train=False, root=root) for s in settings_list]
+    # train: a run whose files were altered with their manifest (found only when loaded) is
+    # set aside and computed again here
+    return [run(study, s, fn, runtime=runtime, train=train, root=root) for s in settings_list]
 
 
 def _compute_here(study: str, missing: list, fn: RunFn, runtime: Runtime, root: Path | None,

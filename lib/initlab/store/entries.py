@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -148,11 +149,32 @@ def _settings_difference(stored: dict, wanted: dict) -> str | None:
     return f"was computed with other settings ({'; '.join(differ[:3])})" if differ else None
 
 
+class Unreadable(Exception):
+    """A run folder that passed its checks but whose files do not load as tables and tensors:
+    altered together with its manifest (a forged `tensors.pt`, say). The message names the
+    file and torch's or pandas' error class, never their advice (torch's suggests
+    `weights_only=False`, which would run the forged file's code)."""
+
+
 def read(folder: Path) -> Result:
-    """The tables and tensors of a checked run folder."""
-    result: Result = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    """The tables and tensors of a checked run folder (`Unreadable` if they do not load)."""
+    try:
+        result: Result = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    except ValueError as error:  # pandas' parser and decoding errors
+        raise Unreadable(f"has a table that does not load ({type(error).__name__})") from None
     if (folder / TENSORS).exists():
-        result.update(torch.load(folder / TENSORS, weights_only=True))
+        try:
+            with warnings.catch_warnings():  # torch's remarks on a foreign pickle's protocol
+                warnings.simplefilter("ignore")
+                tensors = torch.load(folder / TENSORS, weights_only=True)
+        except Exception as error:  # torch reports these in many ways (pickle, zip, EOF)
+            tensors = error
+        if not isinstance(tensors, dict) or not all(
+                isinstance(v, torch.Tensor) for v in tensors.values()):
+            what = type(tensors).__name__
+            raise Unreadable(f"has a {TENSORS} that does not load as tensors ({what}); it was "
+                             "altered together with its manifest") from None
+        result.update(tensors)
     return result
 
 

@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -73,7 +74,9 @@ def load(path: Path | None) -> dict | None:
     why = _damage(path)
     if why is None:
         try:
-            return torch.load(path, weights_only=True)
+            with warnings.catch_warnings():  # torch's remarks on a foreign pickle's protocol
+                warnings.simplefilter("ignore")
+                return torch.load(path, weights_only=True)
         except Exception as error:  # torch reports damage in many ways (zip, pickle, EOF)
             why = f"cannot be read as tensors ({type(error).__name__})"
     aside = _set_aside(path)
