@@ -45,6 +45,7 @@ CHECKOUT = '''
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
