@@ -217,7 +217,7 @@ def test_recipes_follow_the_original_optimizer_settings():
     paper = profiles.load(STUDY, "paper")
     assert paper.recipe("resnet18", "sgd") == Recipe(optimizer="sgd", lr=0.005, momentum=0.9,
                                                      eps=1e-8, epochs=20, batch_size=128,
-                                                     precision="auto")
+                                                     precision="float32")
     assert paper.recipe("lenet5", "adam").eps == 1e-8
     assert paper.recipe("vgg19", "adam").eps == 0.1  # the original's VGG19 + Adam setting
     assert paper.recipe("vgg19", "sgd").eps == 1e-8
@@ -232,8 +232,9 @@ def test_a_checkpoint_is_named_by_its_training_recipe():
     pretrained = {c.archs[0]: c for c in cells if c.inits == ("pretrained",)}
     spec = sources.source_spec(pretrained["lenet5"], "lenet5", "digits")
     assert spec.recipe == Recipe(optimizer="sgd", lr=0.005, momentum=0.9, eps=1e-8, epochs=1,
-                                 batch_size=64)
-    assert store.hashed_settings(spec)["recipe"] == {"optimizer": "sgd", "lr": 0.005}  # vs Recipe()
+                                 batch_size=64, precision="float32")
+    assert store.hashed_settings(spec)["recipe"] == {"optimizer": "sgd", "lr": 0.005,
+                                                     "precision": "float32"}  # vs Recipe()
     other = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, lr=0.01))
     assert store.run_name(other) != store.run_name(spec)
 

@@ -212,7 +212,16 @@ def test_text_lines(grid, cfg, tmp_path):
     assert "100.0-100.0% of the float32" in scores.distortion_text(summary, cfg)
     assert "only 0.0-0.0% of their bf16" in scores.distortion_text(summary, cfg)
     assert "**float32** on `cpu`" in scores.precision_text(cfg, torch.device("cpu"))
-    assert "**bf16** on `cuda`" in scores.precision_text(cfg, torch.device("cuda"))
+    assert "**float32** on `cuda`" in scores.precision_text(cfg, torch.device("cuda"))
+    auto = dataclasses.replace(cfg, precision="auto")  # an explicit choice: bf16 on CUDA
+    assert "**bf16** on `cuda`" in scores.precision_text(auto, torch.device("cuda"))
+    assert scores.differences_text(cfg) == (
+        "`as_run: False`; differing from the original code: `vgg_head=small` (original "
+        "`torchvision_1000`), `correlation=pearson` (original `biased_covariance`).")
+    as_run = profiles.load(STUDY, "smoke", as_run=True)
+    assert scores.differences(as_run).as_original.all()
+    assert scores.differences_text(as_run) == (
+        "`as_run: True`; every difference as the original code ran.")
     frozen = res.frozen_percent("resnet18", 1.0, "imagenet", "small")
     assert f"**{frozen:.1f}%**" in scores.frozen_text(cfg) and round(frozen, 1) == 62.1
     table = scores.profile_table()
@@ -260,6 +269,9 @@ def test_reported_vs_ours(cfg):
     assert distortion.loc["lenet5"].reported_data == "mnist"
     assert len(table) == (len(reported.CHANGE_RATE) + len(reported.CHANGED_SHARE) + 2
                           + len(reported.SIGN_FLIP_DISTANCE) + len(reported.DISTORTION_DISTANCE))
+    assert not table.as_run.any()  # which settings were in effect: a column of every row
+    as_run = dataclasses.replace(cfg, as_run=True)
+    assert reported.reported_vs_ours(_table(), perturbed, as_run).as_run.all()
 
 
 # ------------------------------------------------------------------------- statistics

@@ -9,6 +9,8 @@ norm running statistics) are not parameters and are left out.
 Features are a model's penultimate activations on a fixed set of test images, (N, D). Units
 that never fire (constant over the N images) have no correlation; `live` finds them so that
 callers can drop and count them rather than let NaNs or zeros pose as measurements.
+Correlations are Pearson's, or with kind="biased_covariance" study 05's original code's:
+a /N covariance over /(N - 1) standard deviations, every r times (N - 1) / N.
 """
 
 from __future__ import annotations
@@ -234,6 +236,9 @@ def live(features: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     return features.float().std(0) > eps
 
 
+CORRELATIONS = ("pearson", "biased_covariance")
+
+
 def _standardized(features: torch.Tensor) -> torch.Tensor:
     x = features.double()
     x = x - x.mean(0)
@@ -241,21 +246,30 @@ def _standardized(features: torch.Tensor) -> torch.Tensor:
     return x / torch.where(norm > 0, norm, torch.ones_like(norm))
 
 
-def correlation(features: torch.Tensor) -> torch.Tensor:
-    """(D, D) Pearson correlations between the columns of (N, D) `features` (constant columns
-    give 0 everywhere, their diagonal included: drop them first with `live`)."""
+def _scale(n: int, kind: str) -> float:
+    """What multiplies Pearson's r: 1, or (N - 1) / N for the original's mixed divisors."""
+    if kind not in CORRELATIONS:
+        raise ValueError(f"unknown correlation {kind!r}; choose from {', '.join(CORRELATIONS)}")
+    return 1.0 if kind == "pearson" else (n - 1) / n
+
+
+def correlation(features: torch.Tensor, kind: str = "pearson") -> torch.Tensor:
+    """(D, D) correlations between the columns of (N, D) `features` (Pearson's, or the
+    original's with kind="biased_covariance"; constant columns give 0 everywhere, their
+    diagonal included: drop them first with `live`)."""
     z = _standardized(features)
-    return (z.T @ z).float()
+    return (_scale(len(features), kind) * (z.T @ z)).float()
 
 
-def cross_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(Da, Db) Pearson correlations between the features of two models on the same images."""
+def cross_correlation(a: torch.Tensor, b: torch.Tensor, kind: str = "pearson") -> torch.Tensor:
+    """(Da, Db) correlations between the features of two models on the same images."""
     if len(a) != len(b):
         raise ValueError(f"features of {len(a)} and {len(b)} images: use the same images")
-    return (_standardized(a).T @ _standardized(b)).float()
+    return (_scale(len(a), kind) * (_standardized(a).T @ _standardized(b))).float()
 
 
-def matched_correlation(a: torch.Tensor, b: torch.Tensor, drop_dead: bool = True) -> dict:
+def matched_correlation(a: torch.Tensor, b: torch.Tensor, drop_dead: bool = True,
+                        kind: str = "pearson") -> dict:
     """Cross-correlation of two feature sets after greedy matching.
 
     Returns `matrix` (rows and columns reordered so that matched pairs lie on the diagonal,
@@ -264,7 +278,7 @@ def matched_correlation(a: torch.Tensor, b: torch.Tensor, drop_dead: bool = True
     """
     keep_a = live(a) if drop_dead else torch.ones(a.shape[1], dtype=torch.bool)
     keep_b = live(b) if drop_dead else torch.ones(b.shape[1], dtype=torch.bool)
-    cross = cross_correlation(a[:, keep_a], b[:, keep_b])
+    cross = cross_correlation(a[:, keep_a], b[:, keep_b], kind)
     rows, cols, values = greedy_pairs(cross)
     taken_rows, taken_cols = set(rows.tolist()), set(cols.tolist())
     rest_rows = [i for i in range(cross.shape[0]) if i not in taken_rows]
@@ -286,10 +300,10 @@ def matched_summary(values: torch.Tensor) -> dict[str, float]:
                 share_above_0_9=float((v > 0.9).double().mean()), pairs=len(v))
 
 
-def within_summary(features: torch.Tensor) -> dict[str, float]:
+def within_summary(features: torch.Tensor, kind: str = "pearson") -> dict[str, float]:
     """Redundancy inside one model: mean |r| between distinct live features, and dead units."""
     keep = live(features)
-    corr = correlation(features[:, keep]).abs()
+    corr = correlation(features[:, keep], kind).abs()
     d = corr.shape[0]
     off = (corr.sum() - corr.diagonal().sum()) / (d * (d - 1)) if d > 1 else float("nan")
     return dict(features=features.shape[1], dead=int((~keep).sum()),

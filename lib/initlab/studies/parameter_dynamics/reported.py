@@ -41,7 +41,7 @@ DISTORTION_DISTANCE = [  # ||theta_1 - theta_2||, trained vs distorted (+1e-6) a
 RESNET_UNCHANGED = 60.0  # % of ResNet parameters "nearly unchanged", any data set/optimizer/init
 
 COLUMNS = ["measure", "arch", "reported_data", "init", "optimizer", "reported", "ours_data",
-           "ours", "ours_sd", "n", "ci95_low", "ci95_high", "note"]
+           "ours", "ours_sd", "n", "ci95_low", "ci95_high", "note", "as_run"]
 
 
 def sign_flip_distance(arch: str) -> float | None:
@@ -53,7 +53,8 @@ def reported_vs_ours(summary: pd.DataFrame, perturbed: pd.DataFrame,
                      cfg: ParameterDynamicsSettings) -> pd.DataFrame:
     """The report's numbers beside ours: the same arch, init and optimizer, on the report's
     data set where we ran it, else on every data set we ran (named in `ours_data`). `ours` is
-    a mean over runs (seeds, and data sets where it says so); no interval where n < 3."""
+    a mean over runs (seeds, and data sets where it says so); no interval where n < 3.
+    `as_run` says whether the settings were the original code's (the like-for-like rows)."""
     rows = [_row("change rate (%)", entry, summary, "change_rate") for entry in CHANGE_RATE]
     rows += [_row(f"changed share (%, |change| > {cfg.tolerance:g}; report: threshold unstated)",
                   entry, summary, "changed_share") for entry in CHANGED_SHARE]
@@ -70,7 +71,7 @@ def reported_vs_ours(summary: pd.DataFrame, perturbed: pd.DataFrame,
             row["note"] = (f"ours: 2 norm(theta_trained) = {2 * same.norm_trained.mean():.2f}"
                            if name == "sign_flip" and len(same) else row["note"])
             rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS).assign(as_run=cfg.as_run)
 
 
 def _closest(table: pd.DataFrame, arch: str, dataset: str, init: str,

@@ -84,7 +84,8 @@ def _frames(runs: list, results: list, cfg: Settings) -> dict[str, pd.DataFrame]
                 per_tensor=change_shares(runs, results, cfg.tolerance),
                 sweep=tolerance_sweep(runs, results, cfg.tolerance_sweep),
                 histograms=histograms(runs, results, cfg.histogram_bins),
-                pairs=feature_pairs(runs, results), perturbed=_perturbation_rows(runs, results))
+                pairs=feature_pairs(runs, results, cfg.correlation),
+                perturbed=_perturbation_rows(runs, results, cfg.correlation))
 
 
 def shown_matrices(runs: list, results: list, cfg: Settings) -> dict[tuple, torch.Tensor]:
@@ -96,11 +97,12 @@ def shown_matrices(runs: list, results: list, cfg: Settings) -> dict[tuple, torc
     first = by_init.get(cfg.inits[0])
     if first is None:
         return {}
-    out = {("within", arch, optimizer): within_matrix(first)}
+    out = {("within", arch, optimizer): within_matrix(first, cfg.correlation)}
     if optimizer == cfg.optimizers[0]:
         for title, init, name in across_columns(cfg):
             if init in by_init and name in by_init[init]:
-                out[("across", arch, title)] = pair_matrix(first, by_init[init], name)
+                out[("across", arch, title)] = pair_matrix(first, by_init[init], name,
+                                                           cfg.correlation)
     return out
 
 
@@ -151,7 +153,7 @@ def summary(runs: list, results: list, cfg: Settings) -> pd.DataFrame:
     for settings, result in zip(runs, results):
         info = result["info"].iloc[0]
         start, end = _ends(result)
-        within = dynamics.within_summary(result["features"].float())
+        within = dynamics.within_summary(result["features"].float(), cfg.correlation)
         rows.append(dict(
             _key(settings, result), pretrained_from=info.pretrained_from,
             parameters=int(info.parameters), test_accuracy=100 * info.test_accuracy,
@@ -204,9 +206,10 @@ def _features(result: Result, name: str = "features") -> torch.Tensor:
     return result[name].float()
 
 
-def feature_pairs(runs: list, results: list) -> pd.DataFrame:
+def feature_pairs(runs: list, results: list, kind: str = "pearson") -> pd.DataFrame:
     """Matched cross-correlation between the final features of two inits of the same cell
-    (arch, data set, optimizer, seed): every pair of inits."""
+    (arch, data set, optimizer, seed): every pair of inits (`kind`: the settings'
+    `correlation`)."""
     by_cell: dict[tuple, list] = {}
     for settings, result in zip(runs, results):
         key = _key(settings, result)
@@ -216,27 +219,27 @@ def feature_pairs(runs: list, results: list) -> pd.DataFrame:
     for (arch, dataset, optimizer, seed), members in by_cell.items():
         for i, (init_a, a) in enumerate(members):
             for init_b, b in members[i + 1:]:
-                matched = dynamics.matched_correlation(_features(a), _features(b))
+                matched = dynamics.matched_correlation(_features(a), _features(b), kind=kind)
                 rows.append(dict(arch=arch, dataset=dataset, optimizer=optimizer, seed=seed,
                                  pair=f"{init_a} vs {init_b}", init_a=init_a, init_b=init_b,
                                  **dynamics.matched_summary(matched["values"])))
     return pd.DataFrame(rows)
 
 
-def perturbations(runs: list, results: list) -> pd.DataFrame:
+def perturbations(runs: list, results: list, kind: str = "pearson") -> pd.DataFrame:
     """The perturbation rows of every perturbed run (accuracies in %), with the matched
     feature correlation between the trained and the retrained model."""
-    return _percent(_perturbation_rows(runs, results))
+    return _percent(_perturbation_rows(runs, results, kind))
 
 
-def _perturbation_rows(runs: list, results: list) -> pd.DataFrame:
+def _perturbation_rows(runs: list, results: list, kind: str = "pearson") -> pd.DataFrame:
     frames = []
     for settings, result in zip(runs, results):
         if "perturbation" not in result or result["perturbation"].empty:
             continue
         frame = result["perturbation"].copy()
         stats = [dynamics.matched_summary(dynamics.matched_correlation(
-            _features(result), _features(result, f"features_{p}"))["values"])
+            _features(result), _features(result, f"features_{p}"), kind=kind)["values"])
             for p in frame.perturbation]
         frame = pd.concat([frame, pd.DataFrame(stats)], axis=1)
         frames.append(frame.assign(seed=settings.seed, run=store.run_name(settings)))
@@ -254,16 +257,17 @@ def _percent(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def within_matrix(result: Result) -> torch.Tensor:
+def within_matrix(result: Result, kind: str = "pearson") -> torch.Tensor:
     """Correlation matrix of one model's live features (dead units dropped)."""
     features = _features(result)
-    return dynamics.correlation(features[:, dynamics.live(features)])
+    return dynamics.correlation(features[:, dynamics.live(features)], kind)
 
 
-def pair_matrix(result_a: Result, result_b: Result, name_b: str = "features") -> torch.Tensor:
+def pair_matrix(result_a: Result, result_b: Result, name_b: str = "features",
+                kind: str = "pearson") -> torch.Tensor:
     """Cross-correlation of two models' live features, matched pairs on the diagonal."""
-    return dynamics.matched_correlation(_features(result_a),
-                                        _features(result_b, name_b))["matrix"]
+    return dynamics.matched_correlation(_features(result_a), _features(result_b, name_b),
+                                        kind=kind)["matrix"]
 
 
 def sources(runs: Iterable[Settings], results: Iterable[Result]) -> pd.DataFrame:

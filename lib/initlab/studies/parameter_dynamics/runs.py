@@ -28,7 +28,9 @@ from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSetting
 from initlab.studies.parameter_dynamics.sources import (
     STUDY,
     build,
+    conv_biases_kept,
     feature_images,
+    keeps_conv_bias,
     load_data,
     load_pretrained,
     source_dataset,
@@ -42,8 +44,10 @@ from initlab.training.runtime import Runtime
 
 
 def cells(cfg: ParameterDynamicsSettings) -> list[ParameterDynamicsSettings]:
-    """One settings object per grid cell and replicate (single-entry tuples name the cell)."""
-    check(cfg)
+    """One settings object per grid cell and replicate (single-entry tuples name the cell).
+
+    A cell's `perturbations` are those it runs (none where `perturb_inits` leaves its init
+    out), so its `perturb_inits` is () and it need not name inits outside the cell."""
     out = []
     for r in range(cfg.seeds):
         for a in cfg.archs:
@@ -54,7 +58,9 @@ def cells(cfg: ParameterDynamicsSettings) -> list[ParameterDynamicsSettings]:
                                                 optimizers=(o,), seed=cfg.seed + r,
                                                 pretrain_source=source,
                                                 init_options=InitOptions(),
-                                                init_spec=init_spec(cfg, i))
+                                                init_spec=init_spec(cfg, i), perturb_inits=(),
+                                                perturbations=cfg.perturbations
+                                                if cfg.perturbs(i) else ())
                             for o in cfg.optimizers]
     return out
 
@@ -64,18 +70,6 @@ def init_spec(cfg: ParameterDynamicsSettings, init: str) -> InitSpec | None:
     given to it, or a data-dependent init (LSUV: it is applied with a batch); None for the
     other built-ins without options (their runs keep their names)."""
     return None if init == "pretrained" else InitSpec.for_run(init, cfg.init_options.get(init))
-
-
-def check(cfg: ParameterDynamicsSettings) -> None:
-    """Fail before training on combinations that cannot work (single values are checked by
-    the settings class itself)."""
-    snaps = cfg.snapshot_epochs
-    if 0 not in snaps or cfg.epochs not in snaps or any(e > cfg.epochs for e in snaps):
-        raise ValueError(f"snapshot_epochs {snaps} must include 0 and epochs={cfg.epochs} and "
-                         "stay within them")
-    if "pretrained" in cfg.inits and not cfg.pretrain_source and len(cfg.datasets) < 2:
-        raise ValueError("the pretrained init needs another data set: add one to `datasets` "
-                         "or name it with `pretrain_source`")
 
 
 def cell(cfg: ParameterDynamicsSettings) -> tuple[str, str, str, str]:
@@ -151,15 +145,16 @@ def run(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None) -> dict:
     CPU threads are the runtime's (`fit` picks one for these small models)."""
     runtime = runtime or Runtime()
     arch, dataset, init, optimizer = cell(cfg)
-    train, test = load_data(dataset, cfg.train_size, cfg.seed, cfg.test_size)
+    train, test = load_data(dataset, cfg.train_size, cfg.seed, cfg.test_size, cfg.normalize)
     model = build(arch, train.num_classes, cfg.width, cfg.resnet_stem, cfg.vgg_head,
                   derive_seed(cfg.seed, "model", arch))
     seed = derive_seed(cfg.seed, "init", arch, init)
-    if cfg.init_spec is not None:  # a user's init: sees a seeded batch of training images
-        cfg.init_spec.apply(model, seed, images=train,
-                            batch_seed=derive_seed(cfg.seed, "init-batch", arch))
-    else:
-        initialize(model, "kaiming_uniform" if init == "pretrained" else init, seed=seed)
+    with conv_biases_kept(model, keeps_conv_bias(cfg.conv_bias, arch, init)):
+        if cfg.init_spec is not None:  # a user's init: sees a seeded batch of training images
+            cfg.init_spec.apply(model, seed, images=train,
+                                batch_seed=derive_seed(cfg.seed, "init-batch", arch))
+        else:
+            initialize(model, "kaiming_uniform" if init == "pretrained" else init, seed=seed)
     origin = (load_pretrained(cfg, model, arch, dataset, runtime) if init == "pretrained"
               else init)
     names = [n for n, _ in model.named_parameters()]

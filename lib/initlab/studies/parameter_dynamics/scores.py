@@ -151,15 +151,38 @@ def frozen_text(cfg: Settings) -> str:
             f"{reported.RESNET_UNCHANGED:.0f}% nearly unchanged.")
 
 
-def flip_norms(seed: int = 0) -> pd.DataFrame:
+def differences(cfg: Settings) -> pd.DataFrame:
+    """Each setting that differs from the original code (`Settings.AS_RUN`): its value in
+    this run, the original's, and whether they agree (docs/05_parameter_dynamics.md)."""
+    return pd.DataFrame([dict(setting=name, this_run=getattr(cfg, name), original=value,
+                              as_original=getattr(cfg, name) == value)
+                         for name, value in Settings.AS_RUN.items()]).set_index("setting")
+
+
+def differences_text(cfg: Settings) -> str:
+    """One Markdown line: whether `as_run` is on and which settings differ from the original."""
+    table = differences(cfg)
+    off = [f"`{n}={v}` (original `{o}`)" for n, v, o in
+           zip(table.index, table.this_run, table.original) if v != o]
+    return (f"`as_run: {cfg.as_run}`; "
+            + ("every difference as the original code ran." if not off else
+               "differing from the original code: " + ", ".join(off) + "."))
+
+
+def flip_norms(cfg: Settings | None = None, seed: int = 0) -> pd.DataFrame:
     """2 ||theta_0|| of freshly initialized full-width models (the init of each reported
-    sign flip), beside the reported sign-flip distance: a flip moves weights by 2 ||theta||."""
+    sign flip; conv biases as `cfg.conv_bias`), beside the reported sign-flip distance: a
+    flip moves weights by 2 ||theta||. VGG19 with each head, the original's 1000-way first."""
+    conv_bias = cfg.conv_bias if cfg is not None else Settings.conv_bias
     rows = []
     for arch, _, init, _, value in reported.SIGN_FLIP_DISTANCE:
-        heads = ("torchvision", "small") if arch == "vgg19" else ("torchvision",)
+        heads = ("torchvision_1000", "torchvision", "small") if arch == "vgg19" \
+            else ("torchvision",)
         for head in heads:
             model = material.build(arch, 10, 1.0, "imagenet", head, seed=seed)
-            initialize(model, init, seed=seed)
+            with material.conv_biases_kept(model, material.keeps_conv_bias(conv_bias, arch,
+                                                                           init)):
+                initialize(model, init, seed=seed)
             norm = float(torch.linalg.vector_norm(torch.cat(
                 [p.detach().flatten() for p in model.parameters()])))
             rows.append(dict(arch=arch, head=head if arch == "vgg19" else "", init=init,

@@ -7,10 +7,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from initlab.data import DATASETS
 from initlab.inits import InitOptions, InitSpec, check_methods, check_options
-from initlab.settings import check_choices, check_positive, not_hashed
-from initlab.training.recipe import PRECISIONS, Recipe
+from initlab.settings import not_hashed
+from initlab.studies.parameter_dynamics.checks import check_settings
+from initlab.training.recipe import Recipe
 
 INITS = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "normal", "uniform", "default",
          "pretrained")
@@ -26,7 +26,8 @@ class ParameterDynamicsSettings:
     order and model draw), so inits are compared paired by seed. Change tolerances only enter
     the rendering (they are measured on the stored snapshots), so they do not name runs.
     """
-    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
+    PROTOCOL: ClassVar[int] = 4  # bump when a run would compute other numbers (store checks);
+    # 4: raw [0, 1] inputs and LeNet-5's drawn conv biases by default, as the original ran
 
     archs: tuple[str, ...] = ("lenet5", "resnet18", "vgg19")
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10")  # 28x28 -> 32x32x3
@@ -39,9 +40,16 @@ class ParameterDynamicsSettings:
     width: float = 1.0  # ResNet-18 and VGG19 only; LeNet-5 is always 62,006 parameters
     resnet_stem: str = "imagenet"  # torchvision's 7x7 stem + max-pool (ImageNet weights fit)
     vgg_head: str = "torchvision"  # torchvision's VGG19 (4096-wide head, 139.6M parameters
-    # with 10 classes: ImageNet weights fit) | small (512-wide head, 20.6M: a quick choice)
-    precision: str = "auto"  # auto (bf16 autocast on CUDA, float32 elsewhere) | float32 | bf16;
-    # retraining after a perturbation is float32 always (see `retrain_recipe`)
+    # with 10 classes: ImageNet weights fit) | small (512-wide head, 20.6M: a quick choice) |
+    # torchvision_1000: ImageNet's 1000-way head trained on 10 classes (143,667,240), the
+    # original's: its `model.fc = Linear(512, 10)` set an attribute torchvision's VGG never uses
+    normalize: bool = False  # False: raw [0, 1] inputs, as the original's ToTensor fed them;
+    # True: each data set's mean/std, as the other studies
+    conv_bias: str = "as_built"  # as_built: the inits zero the linear biases only, as the
+    # original's `initialize`; conv biases keep what the original's constructor gave them
+    # (PyTorch's draw in LeNet-5; zero in torchvision's VGG19) | zero: every bias zeroed
+    precision: str = "float32"  # float32 (the original's) | bf16 | auto (bf16 autocast on
+    # CUDA, float32 elsewhere); retraining after a perturbation is float32 always
     epochs: int = 20
     snapshot_epochs: tuple[int, ...] = (0, 5, 10, 15, 20)
     batch_size: int = 128
@@ -68,6 +76,15 @@ class ParameterDynamicsSettings:
     tolerance: float = not_hashed(1e-3)  # |change| above this counts as changed
     tolerance_sweep: tuple[float, ...] = not_hashed((1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1))
     histogram_bins: int = not_hashed(80)
+    correlation: str = not_hashed("pearson")  # feature correlations: pearson | biased_covariance
+    # (the original's: a /N covariance over /(N-1) deviations, r (N-1)/N)
+    as_run: bool = not_hashed(False)  # True: every difference below as the original code ran
+
+    # The original's value of each setting where initlab's default differs or could
+    # (docs/05_parameter_dynamics.md, "Differences from the original code").
+    AS_RUN: ClassVar[dict[str, Any]] = dict(normalize=False, conv_bias="as_built",
+                                            vgg_head="torchvision_1000",
+                                            correlation="biased_covariance", precision="float32")
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(archs=("lenet5", "resnet18"), datasets=("digits",),
@@ -84,21 +101,11 @@ class ParameterDynamicsSettings:
     }
 
     def __post_init__(self) -> None:
-        check_choices("archs", self.archs, ("lenet5", "resnet18", "vgg19"))
-        check_choices("datasets", self.datasets, DATASETS)
-        if self.pretrain_source:
-            check_choices("pretrain_source", self.pretrain_source, DATASETS)
+        """Every field's range and its relations to the others (`checks.check_settings`),
+        then the inits: names, their options."""
+        check_settings(self)
         check_methods(self.inits, allowed=INITS)
         check_options(self.init_options, self.inits)
-        check_choices("perturb_inits", self.perturb_inits, self.inits)
-        check_choices("vgg_head", self.vgg_head, ("torchvision", "small"))
-        check_choices("precision", self.precision, PRECISIONS)
-        check_choices("optimizers", (*self.optimizers, self.pretrain_optimizer), ("sgd", "adam"))
-        check_choices("perturbations", self.perturbations, ("none", "sign_flip", "distortion"))
-        check_choices("pretrained", self.pretrained, ("imagenet", "checkpoint"))
-        check_positive(self, "width", "epochs", "batch_size", "lr_sgd", "lr_adam", "adam_eps",
-                       "vgg_adam_eps", "pretrain_epochs", "feature_samples", "seeds",
-                       "histogram_bins")
 
     def recipe(self, arch: str, optimizer: str, epochs: int | None = None) -> Recipe:
         """How `arch` trains with `optimizer`: the original's SGD lr 0.005 momentum 0.9 or
@@ -129,4 +136,4 @@ class ParameterDynamicsSettings:
 
     def perturbs(self, init: str) -> bool:
         """Whether the trained models of `init` are perturbed and retrained."""
-        return not self.perturb_inits or init in self.perturb_inits
+        return bool(self.perturbations) and (not self.perturb_inits or init in self.perturb_inits)

@@ -1,5 +1,6 @@
-"""Where a study-05 run's material comes from: its data (padded to 3 x 32 x 32), its fresh
-model, and its "pretrained" weights.
+"""Where a study-05 run's material comes from: its data (padded to 3 x 32 x 32, raw [0, 1]
+or normalized), its fresh model (with the original's treatment of conv biases where asked),
+and its "pretrained" weights.
 
 "Pretrained" is ImageNet weights where they exist and fit (torchvision's ResNet-18 and VGG19
 at width 1, VGG19 with torchvision's head), else a checkpoint of the same architecture trained
@@ -9,6 +10,8 @@ cell that needs it and loaded by every other.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -44,16 +47,26 @@ def rgb32(name: str, split: str) -> data.ImageSet:
     return data.load(name, split).padded(32).as_rgb()
 
 
-def load_data(name: str, train_size: int = 0, seed: int = 0,
-              test_size: int = 0) -> tuple[data.ImageSet, data.ImageSet]:
+def load_data(name: str, train_size: int = 0, seed: int = 0, test_size: int = 0,
+              normalize: bool = True) -> tuple[data.ImageSet, data.ImageSet]:
     """(train, test) as 3 x 32 x 32; `train_size` > 0 draws a seeded subsample of train,
-    `test_size` > 0 a fixed one of test (the same images for every run and seed)."""
-    train, test = rgb32(name, "train"), rgb32(name, "test")
+    `test_size` > 0 a fixed one of test (the same images for every run and seed);
+    `normalize=False` feeds them raw (`scaled`)."""
+    train, test = scaled(rgb32(name, "train"), normalize), scaled(rgb32(name, "test"), normalize)
     if 0 < train_size < len(train):
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(
             derive_seed(seed, "train-subset", name)))[:train_size]
         train = train.subset(pick)
     return train, _first_of_fixed_order(test, test_size)
+
+
+def scaled(images: data.ImageSet, normalize: bool) -> data.ImageSet:
+    """`images` as the network sees them: each data set's mean/std subtracted and divided
+    (normalize=True, the other studies'), or raw in [0, 1] (False): the original's
+    `Compose([Pad(2), ToTensor(), repeat to 3 channels])` for MNIST-like sets and `ToTensor()`
+    for CIFAR-10, with no Normalize."""
+    return images if normalize else images.with_normalization((0.0,) * images.in_channels,
+                                                              (1.0,) * images.in_channels)
 
 
 def _first_of_fixed_order(images: data.ImageSet, n: int) -> data.ImageSet:
@@ -73,15 +86,54 @@ def feature_images(test: data.ImageSet, n: int) -> torch.Tensor:
 def build(arch: str, num_classes: int, width: float, resnet_stem: str, vgg_head: str,
           seed: int) -> nn.Module:
     """A fresh model of `arch` for 3 x 32 x 32 inputs, its default draw fixed by `seed`."""
-    return build_model(arch, num_classes, 3, seed=seed, **model_options(arch, width, resnet_stem,
-                                                                        vgg_head))
+    return build_model(arch, model_classes(arch, vgg_head, num_classes), 3, seed=seed,
+                       **model_options(arch, width, resnet_stem, vgg_head))
 
 
 def model_options(arch: str, width: float, resnet_stem: str, vgg_head: str) -> dict:
-    """`build_model` options of `arch` in this study (LeNet-5 has no width: always 62,006)."""
+    """`build_model` options of `arch` in this study (LeNet-5 has no width: always 62,006).
+    vgg_head="torchvision_1000" is torchvision's head with its 1000 outputs (`model_classes`)."""
+    head = "torchvision" if vgg_head == "torchvision_1000" else vgg_head
     return {"lenet5": dict(image_size=32),
             "resnet18": dict(width=width, stem=resnet_stem),
-            "vgg19": dict(width=width, image_size=32, head=vgg_head)}.get(arch, dict(width=width))
+            "vgg19": dict(width=width, image_size=32, head=head)}.get(arch, dict(width=width))
+
+
+def model_classes(arch: str, vgg_head: str, classes: int) -> int:
+    """Outputs of the model's last layer: the data set's classes, or ImageNet's 1000 for the
+    original's VGG19. It built torchvision's `vgg19()` and set `model.fc = Linear(512, 10)`,
+    an attribute VGG's forward never calls, so it trained the 1000-way classifier on 10
+    labels (143,667,240 parameters; the unused `fc` adds 5,130 that never get a gradient)."""
+    return 1000 if arch == "vgg19" and vgg_head == "torchvision_1000" else classes
+
+
+# The built-in inits that zero every bias (`inits.standard`); the original's `initialize`
+# (Kaiming uniform or normal) zeroed the linear biases only.
+ZEROING_INITS = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "normal", "uniform")
+
+
+def keeps_conv_bias(conv_bias: str, arch: str, init: str) -> bool:
+    """Whether `init` must leave the conv biases of `arch` as the model was built.
+
+    With conv_bias="as_built" the conv biases are what the original's constructors left
+    before its `initialize` zeroed only the linear biases: LeNet-5 (a plain nn.Module) keeps
+    PyTorch's default draw U(-1/sqrt(fan_in), 1/sqrt(fan_in)); torchvision's VGG19 zeroes
+    its conv biases in its constructor, so initlab's VGG19 (PyTorch's draw when built) has
+    them zeroed by the init as before; ResNet-18's convolutions have no bias. A user's own
+    init, and the default draw, are left to themselves.
+    """
+    return conv_bias == "as_built" and arch == "lenet5" and init in ZEROING_INITS
+
+
+@contextmanager
+def conv_biases_kept(model: nn.Module, keep: bool) -> Iterator[None]:
+    """Run the block (an init), then put back the conv biases `model` had before (if `keep`)."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.bias is not None]
+    saved = [m.bias.detach().clone() for m in convs] if keep else []
+    yield
+    with torch.no_grad():
+        for module, bias in zip(convs, saved):
+            module.bias.copy_(bias)
 
 
 # ------------------------------------------------------------------------------ pretrained
@@ -101,6 +153,7 @@ class SourceSettings:
     resnet_stem: str = "imagenet"
     vgg_head: str = "torchvision"
     train_size: int = 0
+    normalize: bool = True  # the study's `normalize`: the checkpoint sees what its cells see
     seed: int = 0
     recipe: Recipe = Recipe("sgd", lr=0.005, epochs=20, batch_size=128)
 
@@ -123,12 +176,13 @@ def source_spec(cfg: ParameterDynamicsSettings, arch: str, dataset: str) -> Sour
     recipe = cfg.recipe(arch, cfg.pretrain_optimizer, cfg.pretrain_epochs)
     return SourceSettings(arch=arch, dataset=source_dataset(cfg, dataset), width=cfg.width,
                           resnet_stem=cfg.resnet_stem, vgg_head=cfg.vgg_head,
-                          train_size=cfg.train_size, seed=cfg.seed, recipe=recipe)
+                          train_size=cfg.train_size, normalize=cfg.normalize, seed=cfg.seed,
+                          recipe=recipe)
 
 
 def train_source(spec: SourceSettings, runtime: Runtime) -> dict:
     """Train one checkpoint; the result holds its whole state dict (buffers included)."""
-    train, test = load_data(spec.dataset, spec.train_size, spec.seed)
+    train, test = load_data(spec.dataset, spec.train_size, spec.seed, normalize=spec.normalize)
     model = build(spec.arch, train.num_classes, spec.width, spec.resnet_stem, spec.vgg_head,
                   derive_seed(spec.seed, "source-model", spec.arch))
     initialize(model, "kaiming_uniform", seed=derive_seed(spec.seed, "source-init"))
@@ -150,7 +204,8 @@ def source_result(spec: SourceSettings, runtime: Runtime | None = None,
 
 def imagenet_fits(cfg: ParameterDynamicsSettings, arch: str) -> bool:
     """torchvision's ImageNet weights load only into the unchanged torchvision layout."""
-    layout_ok = {"resnet18": cfg.resnet_stem == "imagenet", "vgg19": cfg.vgg_head == "torchvision"}
+    layout_ok = {"resnet18": cfg.resnet_stem == "imagenet",
+                 "vgg19": cfg.vgg_head in ("torchvision", "torchvision_1000")}
     return arch in IMAGENET_WEIGHTS and cfg.width == 1.0 and layout_ok.get(arch, False)
 
 

@@ -20,6 +20,7 @@ from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSetting
 from initlab.studies.parameter_dynamics.sources import (
     SOURCES,
     imagenet_fits,
+    model_classes,
     model_options,
     source_spec,
 )
@@ -49,7 +50,8 @@ def _model(cfg: ParameterDynamicsSettings, arch: str, dataset: str, train_size: 
     options = model_options(arch, cfg.width, cfg.resnet_stem, cfg.vgg_head)
     options = tuple((k, v) for k, v in options.items() if k != "width")
     images = min(train_size, shape.train) if train_size else shape.train
-    return Training(arch, shape.classes, 3, 32, images, epochs, cfg.batch_size,
+    classes = model_classes(arch, cfg.vgg_head, shape.classes)
+    return Training(arch, classes, 3, 32, images, epochs, cfg.batch_size,
                     width=1.0 if arch == "lenet5" else cfg.width, options=options)
 
 
