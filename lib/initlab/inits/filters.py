@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,13 +20,29 @@ from initlab.metrics.similarity import HIGHER_IS_MORE_SIMILAR, pairwise, set_ker
 
 GABOR_RANGES = {"sigma": (1.5, 2.5), "theta": (0.0, math.pi), "lambd": (2.0, 13.0),
                 "psi": (0.0, 2 * math.pi), "gamma": (0.9, 1.1)}
+# centred: offsets from the kernel's centre. original: study 02's code, numpy's
+# linspace(-size // 2, size // 2, size): off-centre and stretched ([-2, -0.5, 1] for size 3)
+GABOR_GRIDS = ("centred", "original")
+# per_model: each model's own seeded draw. shared: the original's numpy seeds 0, 1, 2, ... per
+# output channel, counted over the layers, so every model gets the same filters
+GABOR_DRAWS = ("per_model", "shared")
+ALIGNED_MEANS = ("raw", "unit")  # unit: the original's mean of unit-norm filters
+
+
+def gabor_grid(size: int, grid: str = "centred") -> torch.Tensor:
+    """The `size` coordinates a Gabor kernel is evaluated on (rows and columns alike)."""
+    if grid not in GABOR_GRIDS:
+        raise ValueError(f"unknown Gabor grid {grid!r}; choose one of {', '.join(GABOR_GRIDS)}")
+    if grid == "original":
+        return torch.from_numpy(np.linspace(-size // 2, size // 2, size))
+    return torch.arange(size, dtype=torch.float64) - (size - 1) / 2
 
 
 def gabor_kernel(size: int, sigma: float, theta: float, lambd: float, psi: float,
-                 gamma: float) -> torch.Tensor:
-    """g(x, y) = exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / lambda + psi) on a
-    grid centred on the kernel (x the column offset, y the row offset from the centre)."""
-    offsets = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+                 gamma: float, grid: str = "centred") -> torch.Tensor:
+    """g(x, y) = exp(-(x'^2 + gamma^2 y'^2) / (2 sigma^2)) cos(2 pi x' / lambda + psi) on
+    `gabor_grid(size, grid)` (x the column coordinate, y the row coordinate)."""
+    offsets = gabor_grid(size, grid)
     y, x = torch.meshgrid(offsets, offsets, indexing="ij")
     xr = x * math.cos(theta) + y * math.sin(theta)
     yr = -x * math.sin(theta) + y * math.cos(theta)
@@ -39,19 +56,36 @@ def gabor_parameters(n: int, generator: torch.Generator) -> dict[str, torch.Tens
             for name, (low, high) in GABOR_RANGES.items()}
 
 
+def shared_gabor_parameters(n: int, first: int) -> dict[str, torch.Tensor]:
+    """The original's draws for `n` output channels: channel i reseeds numpy's global
+    generator with `first + i` and draws sigma, theta, lambda, psi, gamma in that order."""
+    draws = []
+    for channel_seed in range(first, first + n):
+        state = np.random.RandomState(channel_seed)  # what np.random.seed(s) then uniform draw
+        draws.append([state.uniform(low, high) for low, high in GABOR_RANGES.values()])
+    table = torch.tensor(draws, dtype=torch.float64).reshape(n, len(GABOR_RANGES))
+    return {name: table[:, i] for i, name in enumerate(GABOR_RANGES)}
+
+
 @register("gabor")
 @torch.no_grad()
-def gabor(model: nn.Module, layers: int = 1, seed: int = 0,
-          rescale: str | None = None) -> nn.Module:
+def gabor(model: nn.Module, layers: int = 1, seed: int = 0, rescale: str | None = None,
+          grid: str = "centred", draw: str = "per_model") -> nn.Module:
     """Set the first `layers` main conv layers to Gabor filters, one per output channel (the
-    same 2-D filter on every input channel), parameters drawn with `seed` (give each model its
-    own seed: the original gave every model the same filters)."""
+    same 2-D filter on every input channel). `draw="per_model"` draws the parameters with
+    `seed` (give each model its own); `"shared"` reproduces the original, whose every model
+    got the same filters (`seed` unused). `grid`: see `GABOR_GRIDS`."""
+    if draw not in GABOR_DRAWS:
+        raise ValueError(f"unknown Gabor draw {draw!r}; choose one of {', '.join(GABOR_DRAWS)}")
     generator = torch.Generator().manual_seed(seed)
+    counted = 0  # output channels drawn so far: the original's running numpy seed
     for _, conv in first_layers(model, layers):
         out, _, size, _ = conv.weight.shape
-        params = gabor_parameters(out, generator)
-        kernels = torch.stack([gabor_kernel(size, *(float(params[k][o]) for k in GABOR_RANGES))
-                               for o in range(out)])
+        params = gabor_parameters(out, generator) if draw == "per_model" else \
+            shared_gabor_parameters(out, counted)
+        counted += out
+        kernels = torch.stack([gabor_kernel(size, *(float(params[k][o]) for k in GABOR_RANGES),
+                                            grid=grid) for o in range(out)])
         weight = kernels[:, None].expand_as(conv.weight.cpu())
         conv.weight.copy_(rescaled(weight, conv, rescale).to(conv.weight))
     return model
@@ -83,16 +117,31 @@ def similar_filters(
     return model
 
 
+def group_mean(weights: list[torch.Tensor], mean: str = "raw") -> torch.Tensor:
+    """The mean of aligned (out, ...) filters over models. `mean="unit"` (the original) first
+    scales every whole filter to unit norm, so the result's scale is set by how well the
+    filters agree, not by the trained filters' size; "raw" averages the weights as they are."""
+    if mean not in ALIGNED_MEANS:
+        raise ValueError(f"unknown aligned mean {mean!r}; choose one of {', '.join(ALIGNED_MEANS)}")
+    stack = torch.stack([w.detach().cpu() for w in weights])
+    if mean == "unit":
+        norms = stack.flatten(2).norm(dim=2).clamp_min(1e-12)
+        stack = stack / norms.view(*norms.shape, *([1] * (stack.dim() - 2)))
+    return stack.mean(0)
+
+
 @register("aligned")
 @torch.no_grad()
 def aligned_mean(model: nn.Module, sources: list[nn.Module], layers: int,
-                 matching: str = "greedy") -> nn.Module:
+                 matching: str = "greedy", order: str = "filters",
+                 mean: str = "raw") -> nn.Module:
     """Set the first `layers` conv layers to the mean of the sources' aligned filters (the
-    sources themselves are left untouched: copies are aligned)."""
+    sources themselves are left untouched: copies are aligned). `order`: the greedy matching's
+    walk (`matching.greedy_match`); `mean`: see `group_mean`."""
     copies = [copy.deepcopy(m).cpu() for m in sources]
-    names = align_models(copies, layers, matching)
+    names = align_models(copies, layers, matching, order)
     for name in names:
-        mean = torch.stack([m.get_submodule(name).weight for m in copies]).mean(0)
+        new = group_mean([m.get_submodule(name).weight for m in copies], mean)
         target = model.get_submodule(name).weight
-        target.copy_(mean.to(target))
+        target.copy_(new.to(target))
     return model

@@ -25,8 +25,12 @@ Alignment of the first L layers of several models (study 02): layer by layer, ev
 filters (inputs already permuted by the previous layer) are unit-normalized per whole 3-D
 filter and compared by the Euclidean distance of the real part of the 1-D FFT of the
 flattened filter. Model 0's filters seed the groups; each further model is matched to the
-groups by summed distance to their members, either greedily (the original: filters in index
-order, each to the nearest free group) or by an optimal assignment (linear_sum_assignment).
+groups by summed distance to their members, either greedily or by an optimal assignment
+(linear_sum_assignment). Greedy walks one side in index order, each taking its nearest free
+partner (`ORDERS`): the original code walks the *groups* (group 0 takes its nearest filter,
+then group 1 the nearest of the rest, ...); `order="filters"` walks the filters instead, each
+joining its nearest free group. The costs are the same, the matchings are not: on
+independently trained networks the two orders agree on few filters (docs/02).
 The aligned-mean init (`inits.filters`) sets a new model's layer to the mean of each group.
 """
 
@@ -45,6 +49,7 @@ from initlab.models import conv_layers
 from initlab.models.resnet import resnet_conv_layers
 
 METHODS = ("greedy", "optimal")
+ORDERS = ("groups", "filters")  # greedy: which side walks in index order (groups: the original)
 
 
 @dataclass(frozen=True)
@@ -117,16 +122,19 @@ def fft_features(weight: torch.Tensor) -> torch.Tensor:
     return torch.fft.fft(flat).real
 
 
-def greedy_match(cost: torch.Tensor) -> torch.Tensor:
-    """perm with perm[group] = filter: filters in index order, each to its cheapest free group."""
-    n = cost.shape[0]
-    perm = torch.full((n,), -1, dtype=torch.int64)
-    free = torch.ones(n, dtype=torch.bool)
-    for f in range(cost.shape[1]):
-        column = cost[:, f].masked_fill(~free, float("inf"))
-        g = int(column.argmin())
-        perm[g], free[g] = f, False
-    return perm
+def greedy_match(cost: torch.Tensor, order: str = "filters") -> torch.Tensor:
+    """perm with perm[group] = filter for a (groups x filters) cost. `order="groups"` (the
+    original): groups in index order, each takes its cheapest free filter; `"filters"`: filters
+    in index order, each joins its cheapest free group. Ties go to the lower index."""
+    if order not in ORDERS:
+        raise ValueError(f"unknown greedy order {order!r}; choose one of {', '.join(ORDERS)}")
+    walk = cost if order == "groups" else cost.T  # rows walk, columns are taken
+    taken = torch.full((walk.shape[0],), -1, dtype=torch.int64)
+    free = torch.ones(walk.shape[1], dtype=torch.bool)
+    for row in range(walk.shape[0]):
+        pick = int(walk[row].masked_fill(~free, float("inf")).argmin())
+        taken[row], free[pick] = pick, False
+    return taken if order == "groups" else torch.argsort(taken)
 
 
 def optimal_match(cost: torch.Tensor) -> torch.Tensor:
@@ -135,9 +143,29 @@ def optimal_match(cost: torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(cols[np.argsort(rows)], dtype=torch.int64)
 
 
+def match_layer(weights: list[torch.Tensor], method: str = "greedy",
+                order: str = "filters") -> list[torch.Tensor]:
+    """One layer of several models: perm[m] with perm[m][group] = model m's filter in that
+    group (model 0's filters seed the groups: its perm is the identity). Each further model is
+    matched by the summed distance of its filters to every member a group already holds."""
+    if method not in METHODS:
+        raise ValueError(f"unknown alignment {method!r}; choose one of {', '.join(METHODS)}")
+    aligned = [fft_features(weights[0])]
+    perms = [torch.arange(len(weights[0]))]
+    for weight in weights[1:]:
+        mine = fft_features(weight)
+        cost = sum(torch.cdist(a, mine) for a in aligned)  # groups x filters
+        perm = greedy_match(cost, order) if method == "greedy" else optimal_match(cost)
+        perms.append(perm)
+        aligned.append(mine[perm])
+    return perms
+
+
 @torch.no_grad()
-def align_models(models: list[nn.Module], layers: int, method: str = "greedy") -> list[str]:
-    """Permute models[1:] in place so their first `layers` conv layers match models[0]'s.
+def align_models(models: list[nn.Module], layers: int, method: str = "greedy",
+                 order: str = "filters") -> list[str]:
+    """Permute models[1:] in place so their first `layers` conv layers match models[0]'s
+    (greedy `order`: see `greedy_match`).
 
     Returns the aligned layer names. Raises if one of those layers cannot be permuted alone.
     """
@@ -149,16 +177,11 @@ def align_models(models: list[nn.Module], layers: int, method: str = "greedy") -
     if blocked:
         raise ValueError(f"cannot align {', '.join(blocked)} alone: they share a residual "
                          f"stream permutation. Alignable layers: {', '.join(alignable(models[0]))}")
-    match = greedy_match if method == "greedy" else optimal_match
     for name in names:
         group = group_of(models[0], name)
-        aligned = [fft_features(models[0].get_submodule(name).weight)]
-        for model in models[1:]:
-            mine = fft_features(model.get_submodule(name).weight)
-            cost = sum(torch.cdist(a, mine) for a in aligned)  # groups x filters
-            perm = match(cost)
+        perms = match_layer([m.get_submodule(name).weight for m in models], method, order)
+        for model, perm in zip(models[1:], perms[1:]):
             permute_group(model, group, perm)
-            aligned.append(mine[perm])
     return names
 
 
