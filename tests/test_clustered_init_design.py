@@ -42,12 +42,13 @@ def test_each_seed_lists_its_tasks_together_and_tiny_imagenet_has_no_augmentatio
 
 
 def test_precision_reaches_every_recipe_and_is_checked():
-    cfg = profiles.load(STUDY, "smoke", precision="float32")
+    cfg = profiles.load(STUDY, "smoke", precision="bf16")
     specs = [*design.source_runs(cfg), *design.target_runs(cfg, design.conditions(cfg)),
              *design.tiny_runs(cfg)]
-    assert {recipe(s).precision for s in specs} == {"float32"}
-    assert {recipe(s).precision for s in design.source_runs(profiles.load(STUDY, "smoke"))} == {
-        "auto"}
+    assert {recipe(s).precision for s in specs} == {"bf16"}
+    for profile in ("smoke", "quick", "paper"):  # float32 unless asked: the original's
+        defaults = profiles.load(STUDY, profile)
+        assert {recipe(s).precision for s in design.source_runs(defaults)} == {"float32"}
     with pytest.raises(ValueError, match="precision"):
         profiles.load(STUDY, "smoke", precision="fp16")
 
@@ -59,9 +60,9 @@ def stored_sources(tmp_path_factory):
     store = tmp_path_factory.mktemp("store")
     monkey = pytest.MonkeyPatch()
     monkey.setenv("INITLAB_STORE", str(store))
-    cfg = profiles.load(STUDY, "smoke", source_models=2, n_sources=2, source_epochs=1,
-                        train_size=40, test_size=20, width=0.0625, distances="euclidean",
-                        clusters=3, runs=2)
+    cfg = profiles.load(STUDY, "smoke", source_models=2, n_sources=2, sweep_sources=2,
+                        source_epochs=1, train_size=40, test_size=20, width=0.0625,
+                        distances="euclidean", clusters=3, runs=2)
     for spec in design.source_runs(cfg)[:2]:
         runs.ensure_source(spec, Runtime(device="cpu", progress="off"))
     yield cfg, str(store)

@@ -205,16 +205,21 @@ def test_reported_vs_ours_pairs_each_reported_number_with_our_setting():
     frame = final_frame()
     table = res.condition_summary(frame)
     out = res.reported_vs_ours(cfg, table, "smoke", epoch=2)
-    assert out.columns.tolist() == ["data set", "experiment", "setting", "reported", "ours epoch",
+    assert out.columns.tolist() == ["data_set", "experiment", "setting", "reported", "ours_epoch",
                                     "ours_label", "ours_mean", "ours_ci95", "ours_n",
-                                    "ours - reported"]
+                                    "ours_minus_reported", "as_run"]
     assert len(out) == 2 + 5 + 2 * (6 + 5 + 5) + 4
-    assert set(out["data set"]) == {"digits (smoke) vs cifar100 (reported)"}
+    assert set(out["data_set"]) == {"digits (smoke) vs cifar100 (reported)"}
+    assert set(out.ours_epoch) == {2} and set(out.as_run) == {False}  # smoke: Gabor etc. fixed
+    as_run = profiles.load("02_clustered_init", "smoke", as_run=True)
+    assert set(res.reported_vs_ours(as_run, table, "smoke", epoch=2).as_run) == {True}
+    overridden = profiles.load("02_clustered_init", "smoke", as_run=True, gabor_grid="centred")
+    assert set(res.reported_vs_ours(overridden, table, "smoke", epoch=2).as_run) == {False}
     by_k = out[(out.experiment == "euclidean by K") & (out.setting == "clusters=2")].iloc[0]
     means = task_means(frame, "euclidean N=3 K=2 L=17")
     assert by_k.ours_label == "euclidean N=3 K=2 L=17" and by_k.ours_n == 3
     assert by_k.ours_mean == pytest.approx(means.mean())
-    assert by_k["ours - reported"] == pytest.approx(means.mean() - 64.99)
+    assert by_k["ours_minus_reported"] == pytest.approx(means.mean() - 64.99)
     assert by_k.ours_ci95 == pytest.approx(T_975_2 * means.std(ddof=1) / math.sqrt(3), rel=1e-6)
     baseline = out[out.setting == "random"]
     assert baseline.ours_mean.tolist() == pytest.approx(
@@ -231,15 +236,15 @@ def test_tiny_table_gives_mean_spread_and_n_at_the_reported_epochs():
                               accuracy=[20.0, 22.0, 24.0, 30.0, 34.0, 32.0, 25.0, 36.0]))
     table = res.tiny_table(frame)
     assert table.init.tolist() == ["random", "clustered"] * 2
-    assert table["reported epoch"].tolist() == [5, 5, 15, 15]
-    assert table["ours epoch"].tolist() == [5, 5, 15, 15]
+    assert table["reported_epoch"].tolist() == [5, 5, 15, 15]
+    assert table["ours_epoch"].tolist() == [5, 5, 15, 15]
     assert table["reported"].tolist() == [28.246, 31.1, 30.924, 35.374]
     assert table["mean"].tolist() == [22.0, 25.0, 32.0, 36.0]
     assert table["n"].tolist() == [3, 1, 3, 1] and table["sd"].iloc[0] == 2.0
     assert table.ci95_high.iloc[0] == pytest.approx(22.0 + T_975_2 * 2.0 / math.sqrt(3))
     assert table.ci95_low.iloc[[1, 3]].isna().all()  # n < 3: no interval
     short = res.tiny_table(frame[frame.epoch == 5])  # only epoch 5 run: both rows at epoch 5
-    assert short["ours epoch"].tolist() == [5, 5, 5, 5]
+    assert short["ours_epoch"].tolist() == [5, 5, 5, 5]
 
 
 # --------------------------------------------------------------------------- figures

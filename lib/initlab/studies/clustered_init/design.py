@@ -73,7 +73,7 @@ def conditions(cfg: ClusteredInitSettings) -> list[Condition]:
     K = clusters, the original's by-L sweep point) are always in, even where the settings'
     sweeps leave L = 1 out."""
     out = [dict(init="random"), dict(init="pretrained", n_sources=cfg.source_models)]
-    out += [dict(init="gabor", layers=n) for n in dict.fromkeys((*cfg.gabor_layers, 1))]
+    out += [gabor(cfg, n) for n in dict.fromkeys((*cfg.gabor_layers, 1))]
     out += user_conditions(cfg)
     points = [(n, cfg.clusters, cfg.layers) for n in cfg.sweep_sources]
     points += [(cfg.n_sources, k, cfg.layers) for k in cfg.sweep_clusters]
@@ -81,9 +81,21 @@ def conditions(cfg: ClusteredInitSettings) -> list[Condition]:
     for distance in cfg.distances:
         out += [clustered(cfg, distance, n, k, n_l) for n, k, n_l in dict.fromkeys(points)]
     out.append(dict(init="random", custom=True))
-    out += [dict(init="aligned", custom=True, n_sources=cfg.align_sources, layers=n, matching=m)
-            for n in cfg.align_layers for m in cfg.align_matchings]
+    out += [aligned(cfg, n, m) for n in cfg.align_layers for m in cfg.align_matchings]
     return out
+
+
+def gabor(cfg: ClusteredInitSettings, layers: int) -> Condition:
+    """Gabor init of the first `layers` layers on the settings' grid and draw."""
+    return dict(init="gabor", layers=layers, gabor_grid=cfg.gabor_grid, gabor_draw=cfg.gabor_draw)
+
+
+def aligned(cfg: ClusteredInitSettings, layers: int, matching: str) -> Condition:
+    """The aligned mean of the custom source models' first `layers` layers; the greedy walk's
+    order names greedy runs only (an optimal assignment has none)."""
+    cond = dict(init="aligned", custom=True, n_sources=cfg.align_sources, layers=layers,
+                matching=matching, align_mean=cfg.align_mean)
+    return {**cond, "align_order": cfg.align_order} if matching == "greedy" else cond
 
 
 def user_conditions(cfg: ClusteredInitSettings) -> list[Condition]:
@@ -103,7 +115,7 @@ def clustered(cfg: ClusteredInitSettings, distance: str, n_sources: int, cluster
 def first_layer_conditions(cfg: ClusteredInitSettings) -> list[Condition]:
     """Figure 8 (as the original's): random and the inits that set the stem alone: Gabor
     L = 1 and clustered L = 1 for every distance (N = n_sources, K = clusters)."""
-    return [dict(init="random"), dict(init="gabor", layers=1),
+    return [dict(init="random"), gabor(cfg, 1),
             *(clustered(cfg, d, cfg.n_sources, cfg.clusters, 1) for d in cfg.distances)]
 
 

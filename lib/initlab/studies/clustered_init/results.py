@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from initlab import store, tables
+from initlab.studies.clustered_init import original
 from initlab.studies.clustered_init.design import label
 from initlab.studies.clustered_init.settings import ClusteredInitSettings
 from initlab.studies.clustered_init.specs import INITS, STUDY, SourceRun, TargetRun, task_name
@@ -42,7 +43,7 @@ REPORTED_TINY = {"random": (28.246, 30.924), "pretrained": (28.338, 30.268),
 REPORTED_SOURCES = {"mean": 58.0, "min": 43.0, "max": 70.2}  # final val accuracy, 45 models
 # Rounding of the saved and shown tables: accuracies in % to one decimal, p-values to three
 DIGITS = {c: 1 for c in ("mean", "sd", "ci95_low", "ci95_high", "difference", "accuracy", "min",
-                         "max", "value", "ours_mean", "ours_ci95", "ours - reported")}
+                         "max", "value", "ours_mean", "ours_ci95", "ours_minus_reported")}
 DIGITS.update(p_value=3, p_holm=3, reported=2)
 CONDITION_FIELDS = ("init", "distance", "n_sources", "clusters", "layers", "matching", "noise",
                     "rescale", "custom")
@@ -219,14 +220,16 @@ def _reported_rows(cfg: ClusteredInitSettings,
 
 def reported_vs_ours(cfg: ClusteredInitSettings, table: pd.DataFrame, profile: str,
                      epoch: int) -> pd.DataFrame:
-    """Every reported number beside ours for the same setting (where we ran it); `profile`
-    and `epoch` (our last) say what ours are, since the report's are CIFAR-100 at epoch 15."""
-    out = pd.DataFrame([dict(experiment=e, setting=s, reported=r, ours_label=o[0],
-                             ours_mean=o[1], ours_ci95=o[2], ours_n=o[3])
+    """Every reported number beside ours for the same setting (where we ran it). `data_set`
+    and `ours_epoch` (our last) say what ours are, since the report's are CIFAR-100 at epoch
+    15; `as_run` whether every setting with an original value had it (`original.as_original`:
+    then the rows compare like with like, up to the bugs no setting brings back)."""
+    out = pd.DataFrame([dict(experiment=e, setting=s, reported=r, ours_epoch=epoch,
+                             ours_label=o[0], ours_mean=o[1], ours_ci95=o[2], ours_n=o[3])
                         for e, s, r, o in _reported_rows(cfg, table)])
-    out["ours - reported"] = out.ours_mean - out.reported
-    out.insert(0, "data set", f"{cfg.dataset} ({profile}) vs cifar100 (reported)")
-    out.insert(4, "ours epoch", epoch)
+    out["ours_minus_reported"] = out.ours_mean - out.reported
+    out.insert(0, "data_set", f"{cfg.dataset} ({profile}) vs cifar100 (reported)")
+    out["as_run"] = original.as_original(cfg)
     return out
 
 
@@ -237,8 +240,8 @@ def tiny_table(frame: pd.DataFrame, epochs: tuple[int, ...] = (5, 15)) -> pd.Dat
     for i, epoch in enumerate(epochs):
         ours = min(epoch, last)
         part = tables.describe(frame[frame.epoch == ours], ["init"], value="accuracy")
-        part.insert(1, "reported epoch", epoch)
+        part.insert(1, "reported_epoch", epoch)
         part.insert(2, "reported", [REPORTED_TINY[k][i] for k in part.init])
-        part.insert(3, "ours epoch", ours)
+        part.insert(3, "ours_epoch", ours)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)

@@ -164,7 +164,8 @@ def apply_init(spec: TargetRun, model: nn.Module, runtime: Runtime | None = None
         return spec.user_init.apply(model, seed, images=images,
                                     batch_seed=derive_seed(spec.seed, "init-batch", *spec.task))
     if spec.init == "gabor":
-        return initialize(model, "gabor", layers=spec.layers, seed=seed, rescale=spec.rescale)
+        return initialize(model, "gabor", layers=spec.layers, seed=seed, rescale=spec.rescale,
+                          grid=spec.gabor_grid, draw=spec.gabor_draw)
     sources = sources_of(spec, spec.n_sources)
     if spec.init == "pretrained":
         pick = sources[seed % len(sources)]
@@ -181,7 +182,7 @@ def apply_init(spec: TargetRun, model: nn.Module, runtime: Runtime | None = None
     if spec.init == "aligned":
         models = [source_model(s, runtime, train) for s in sources]
         return initialize(model, "aligned", sources=models, layers=spec.layers,
-                          matching=spec.matching)
+                          matching=spec.matching, order=spec.align_order, mean=spec.align_mean)
     raise ValueError(f"unknown init {spec.init!r}; choose one of {', '.join(INITS)}")
 
 

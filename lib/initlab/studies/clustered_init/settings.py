@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from initlab.inits import InitOptions, check_methods, check_options
-from initlab.settings import check_choices
-from initlab.training.recipe import PRECISIONS
+from initlab.settings import not_hashed
+from initlab.studies.clustered_init.checks import check_settings
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,14 @@ class ClusteredInitSettings:
     test_size: int = 0  # 0 = all (1,000 per CIFAR-100 task); the test split is the validation
     augment: bool = True  # horizontal flip + rotation up to 15 degrees, batched on the device
     batch_size: int = 128
-    lr: float = 0.01  # SGD, momentum 0.9, weight decay 1e-4; lr x factor every lr_every epochs
+    lr: float = 0.01  # SGD, momentum 0.9, weight decay 1e-4; lr x factor, see lr_schedule
     momentum: float = 0.9
     weight_decay: float = 1e-4
     lr_every: int = 6
-    precision: str = "auto"  # auto (bf16 autocast on CUDA, float32 elsewhere) | float32 | bf16
+    # plateau_max: the original's ReduceLROnPlateau(mode="max", patience=lr_every - 1) on the
+    # training loss (drops after epochs 7, 13, ...) | step: after every lr_every epochs
+    lr_schedule: str = "plateau_max"
+    precision: str = "float32"  # float32 (as the original) | bf16 | auto (bf16 on CUDA)
     source_models: int = 45  # the first N source tasks of a seeded order get a model
     source_epochs: int = 25
     source_lr_factor: float = 0.5
@@ -54,6 +57,10 @@ class ClusteredInitSettings:
     align_sources: int = 6  # custom ResNet-18 source models for the aligned-mean init
     align_layers: tuple[int, ...] = (1, 2, 4)
     align_matchings: tuple[str, ...] = ("greedy", "optimal")
+    align_order: str = "groups"  # greedy matching walks the groups (the original) | filters
+    align_mean: str = "unit"  # mean of unit-norm filters (the original) | raw weights
+    gabor_grid: str = "centred"  # | original: the original's off-centre, stretched grid
+    gabor_draw: str = "per_model"  # | shared: the original's same filters for every model
     tiny_imagenet: str = "on"  # on | if_available (skip with a reason) | off
     tiny_sources: int = 6  # clustered init on Tiny ImageNet: Fourier, N = 6, K = 3, L = 17
     tiny_clusters: int = 3
@@ -67,6 +74,13 @@ class ClusteredInitSettings:
     inits: tuple[str, ...] = ()
     init_options: InitOptions = InitOptions()  # YAML: "{orthogonal: {gain: 1.4}}"
     seed: int = 0
+    as_run: bool = not_hashed(False)  # True: every difference below as the original code ran
+
+    # The original code's value of each setting where initlab's default differs or could
+    # (docs/02_clustered_init.md, "Differences from the original code").
+    AS_RUN: ClassVar[dict[str, Any]] = dict(
+        lr_schedule="plateau_max", precision="float32", align_order="groups", align_mean="unit",
+        gabor_grid="original", gabor_draw="shared", augment=False)
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(dataset="digits", image_size=16, width=0.125, batch_size=32,
@@ -86,6 +100,8 @@ class ClusteredInitSettings:
     }
 
     def __post_init__(self) -> None:
-        check_choices("precision", self.precision, PRECISIONS)
+        """Every field's range and its relations to the others (`checks.check_settings`),
+        then the user's inits: names, their options."""
+        check_settings(self)
         check_methods(self.inits)
         check_options(self.init_options, self.inits)

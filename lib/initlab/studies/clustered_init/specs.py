@@ -2,8 +2,11 @@
 (one target task under one seed and one initialization), and the training `Recipe` each
 implies.
 
-The store names a run by the fields that differ from these defaults (the paper protocol), so
-the field names and defaults here must not change: they are the keys of every stored run.
+The store names a run by the fields that differ from these defaults, so the field names and
+defaults here must not change: they are the keys of every stored run. A field added later
+defaults to what the runs stored before it computed (`lr_schedule="step"`, the Gabor and
+aligned-mean fields below), so their names keep their meaning; the settings' defaults (the
+paper protocol) may differ and then name themselves.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Training:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     lr_every: int = 6
+    lr_schedule: str = "step"  # initlab.training.recipe.LR_SCHEDULES
     precision: str = "auto"  # initlab.training.recipe.PRECISIONS; "auto": bf16 on CUDA only
     seed: int = 0
 
@@ -68,6 +72,10 @@ class TargetRun(Training):
     clusters: int = 0
     layers: int = 0
     matching: str = ""
+    align_order: str = "filters"  # greedy aligned: which side walks in order (matching.ORDERS)
+    align_mean: str = "raw"  # aligned: mean of raw or unit-norm filters (filters.ALIGNED_MEANS)
+    gabor_grid: str = "centred"  # Gabor: filters.GABOR_GRIDS
+    gabor_draw: str = "per_model"  # Gabor: filters.GABOR_DRAWS
     noise: float = 0.0
     rescale: str = "none"
     kmeans_sample: int = 0
@@ -86,12 +94,13 @@ SOURCE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TargetRun)
 
 
 def recipe(spec: SourceRun | TargetRun) -> Recipe:
-    """The run's SGD recipe: lr x `lr_factor` after every `lr_every` epochs (0.5 for source
-    models, 0.2 for target runs in the protocol), momentum, weight decay and precision as set."""
+    """The run's SGD recipe: lr x `lr_factor` (0.5 for source models, 0.2 for target runs in
+    the protocol) as `lr_schedule` says (every `lr_every` epochs, or the original's plateau
+    rule with patience `lr_every` - 1), momentum, weight decay and precision as set."""
     return Recipe(optimizer="sgd", lr=spec.lr, momentum=spec.momentum,
                   weight_decay=spec.weight_decay, epochs=spec.epochs,
                   batch_size=spec.batch_size, lr_every=spec.lr_every, lr_factor=spec.lr_factor,
-                  precision=spec.precision)
+                  lr_schedule=spec.lr_schedule, precision=spec.precision)
 
 
 def task_name(task: tuple[int, ...]) -> str:
