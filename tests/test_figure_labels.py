@@ -123,3 +123,25 @@ def test_03_points_title_promises_an_interval_only_from_three_runs():
     two = figures.accuracy_per_init(frame[frame.seed < 2], "acc", ["d"],
                                     ["kaiming_normal", "nfm"], "acc")
     assert "no interval at n < 3" in _texts(two) and "bootstrap" not in _texts(two)
+
+
+def _accuracy(iterations: int) -> pd.DataFrame:
+    return pd.DataFrame([dict(method=m, seed=s, accuracy=40.0 + 5 * s + i)
+                         for i, m in enumerate(("random", "cosine")) for s in range(iterations)])
+
+
+@pytest.mark.parametrize("iterations", [2, 3])
+def test_01_accuracy_names_the_interval_as_drawn_and_the_report_data_set(iterations):
+    from initlab.studies.warm_start import figures
+
+    fig = figures.accuracy_per_method(_accuracy(iterations), ["random", "cosine"], "digits")
+    text = _texts(fig)
+    assert ("95% t-interval" in text) == (iterations >= 3) and "CI" not in text
+    assert "red x: reported on MNIST, not digits" in text
+    (ax,) = fig.axes
+    intervals = [line for line in ax.lines if line.get_marker() in ("None", "")  # bar + caps
+                 and np.isfinite(np.asarray(line.get_ydata(), float)).any()]
+    assert len(intervals) == (2 if iterations >= 3 else 0)
+    mnist = figures.accuracy_per_method(_accuracy(3), ["random", "cosine"], "mnist")
+    assert "reported on MNIST" in _texts(mnist) and "not mnist" not in _texts(mnist)
+

@@ -103,9 +103,9 @@ def points_with_mean(
     hue: str | None = None, reference: dict[str, float] | None = None, ax=None,
 ) -> plt.Axes:
     """Every run as a point, and the mean with its 95% t-interval beside it (the tables'
-    interval; none where a group has fewer than 3 runs).
+    interval; none where a group has fewer than 3 runs: `interval_caption` says which).
 
-    `reference` draws the original report's value per x category as a black cross.
+    `reference` draws the original report's value per x category as a crimson cross.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(max(5, 0.9 * frame[x].nunique() + 2), 4))

@@ -45,17 +45,23 @@ def similarity_per_filter(similarity: pd.DataFrame, metrics: Sequence[str]) -> p
         ax.axhspan(low, high, color="crimson", alpha=0.12, label="reported range")
         ax.set(title=metric, xlabel="filter index", ylabel=METRIC_LABELS[metric])
         ax.legend(fontsize=8)
-    fig.suptitle("Similarity of filter i across the 15 model pairs (mean, 95% interval)")
+    pairs = similarity.groupby(["model_a", "model_b"]).ngroups
+    fig.suptitle(f"Similarity of filter i across the {pairs} model pairs (mean, 95% bootstrap "
+                 "interval over pairs; shaded: the range reported on MNIST)")
     fig.tight_layout()
     return fig
 
 
 def accuracy_per_method(test_acc: pd.DataFrame, order: Sequence[str], dataset: str) -> plt.Figure:
-    """Test accuracy per method: each iteration a point, the mean with its 95% interval, and
-    the original's reported mean as a cross."""
+    """Test accuracy per method: each iteration a point, the mean with its 95% t-interval
+    (from 3 iterations), and the original's reported mean (on MNIST) as a cross; the title
+    says when the chart's data set is another one."""
     ax = plots.points_with_mean(test_acc, x="method", y="accuracy", order=list(order),
                                 reference={k: v[0] for k, v in REPORTED_ACCURACY.items()})
+    sizes = plots.group_sizes(test_acc[test_acc.method.isin(order)], "method", "accuracy")
+    where = "MNIST" if dataset == "mnist" else f"MNIST, not {dataset}"
     ax.set(ylabel="test accuracy (%)", xlabel="",
-           title=f"Test accuracy per method on {dataset} (points: iterations; diamonds: mean, "
-                 "95% CI)")
+           title=f"Test accuracy per method on {dataset}\n(points: iterations; "
+                 f"{plots.interval_caption(sizes)}; red x: reported on {where})")
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     return ax.figure
