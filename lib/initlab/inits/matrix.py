@@ -5,14 +5,21 @@ NFM (W^T W) or the square root of its patch AGOP, made positive definite, scaled
 layer's c_out filters are drawn i.i.d. from N(0, Sigma):
 - `nfm`, `agop`: Sigma = M / tr(M), so the filters' squared norm is 1 on average;
 - `kaiming_nfm`, `kaiming_agop`: Sigma = M / tr(M) * 2 * D / fan_in (D = c_in*k*k = fan_in), so
-  the per-weight variance averaged over a filter's D weights is Kaiming's 2 / fan_in. (The
-  original code multiplied the covariance by a standard deviation, which sets neither the
-  variance nor the norm; we scale the covariance itself.)
+  the per-weight variance averaged over a filter's D weights is Kaiming's 2 / fan_in.
+Two options select the original code's recipe instead (KULcoder/DSC180,
+`src/model/init_weights.py`), which study 03's `as_run` uses:
+- `kaiming_scale="original"`: Sigma = M * sqrt(2) / sqrt(fan_in), M the raw matrix (for the AGOP
+  also divided by 100): a standard deviation times the covariance, so neither the weights'
+  variance nor their norm is Kaiming's; it depends on the source matrix's trace.
+- `pd_shift="raw"`: the shift |smallest eigenvalue| + 1e-6 is added to the raw matrix (where
+  the smallest eigenvalue is <= 0), so 1e-6 weighs differently on an NFM (entries near 1) and
+  an AGOP (entries near 1e-9); "unit_trace" (default) shifts the matrix scaled to unit trace.
 Conv biases are set to zero; linear layers are left alone (`vgg_style` sets them as VGG does).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import torch
@@ -26,16 +33,28 @@ from initlab.seeds import derive_seed
 Matrices = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 KINDS = ("nfm", "agop")
 SCALES = ("trace", "kaiming")
+KAIMING_SCALES = ("variance", "original")  # "original": the original code's, see above
+PD_SHIFTS = ("unit_trace", "raw")  # "raw": the original code's
+ORIGINAL_AGOP_DIVISOR = 100.0  # the original's `agop /= 100` ("agop scale is different")
 
 
-def covariance(matrix: torch.Tensor, kind: str, scale: str, fan_in: int) -> torch.Tensor:
+def covariance(matrix: torch.Tensor, kind: str, scale: str, fan_in: int, *,
+               kaiming_scale: str = "variance", pd_shift: str = "unit_trace") -> torch.Tensor:
     """Sigma for one layer from its raw NFM or AGOP (`kind`): the AGOP's square root is taken
-    (the ansatz relates the NFM to AGOP^(1/2)), then the positive-definite fix and `scale`."""
+    (the ansatz relates the NFM to AGOP^(1/2)), then the positive-definite fix and `scale`
+    (`kaiming_scale` and `pd_shift`: see the module's docstring)."""
     if kind not in KINDS or scale not in SCALES:
         raise ValueError(f"kind must be one of {KINDS} and scale one of {SCALES}, got "
                          f"{kind!r}, {scale!r}")
+    if kaiming_scale not in KAIMING_SCALES or pd_shift not in PD_SHIFTS:
+        raise ValueError(f"kaiming_scale must be one of {KAIMING_SCALES} and pd_shift one of "
+                         f"{PD_SHIFTS}, got {kaiming_scale!r}, {pd_shift!r}")
     m = agop_lib.matrix_sqrt(matrix) if kind == "agop" else matrix.double()
-    m = agop_lib.make_positive_definite(m)
+    m = (agop_lib.make_positive_definite(m) if pd_shift == "unit_trace"
+         else agop_lib.shift_raw_spectrum(m))
+    if scale == "kaiming" and kaiming_scale == "original":
+        divisor = ORIGINAL_AGOP_DIVISOR if kind == "agop" else 1.0
+        return m / divisor * (math.sqrt(2.0) / math.sqrt(fan_in))
     total = 1.0 if scale == "trace" else 2.0 * len(m) / fan_in
     return m / m.trace() * total
 
@@ -87,11 +106,13 @@ def matrix_init(
     model: nn.Module, kind: str, scale: str, *, source: nn.Module | None = None,
     matrices: Matrices | None = None, images: torch.Tensor | None = None,
     classes: Sequence[int] | None = None, seed: int | None = None,
+    kaiming_scale: str = "variance", pd_shift: str = "unit_trace",
 ) -> nn.Module:
     """Draw every conv layer's filters from N(0, Sigma(M)); zero the conv biases.
 
     M comes from `matrices` (raw NFMs or raw AGOPs, in conv-layer order or by layer name, e.g.
     saved by study 03's source run) or is computed from `source` (an AGOP also needs `images`).
+    `kaiming_scale` and `pd_shift` select the original code's recipe (`covariance`).
     """
     if (source is None) == (matrices is None):
         raise ValueError("give exactly one of `source` (a trained model) or `matrices`")
@@ -101,7 +122,8 @@ def matrix_init(
     generator = torch.Generator().manual_seed(0 if seed is None else seed)
     for conv, m in _per_layer(model, matrices):
         fan_in = conv.weight[0].numel()
-        sigma = covariance(m, kind, scale, fan_in)
+        sigma = covariance(m, kind, scale, fan_in, kaiming_scale=kaiming_scale,
+                           pd_shift=pd_shift)
         filters = draw_filters(sigma, conv.out_channels, generator)
         conv.weight.copy_(filters.reshape(conv.weight.shape).to(conv.weight))
         if conv.bias is not None:

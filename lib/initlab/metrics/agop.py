@@ -68,7 +68,7 @@ def _class_list(model: nn.Module, images: torch.Tensor, classes) -> list[int]:
 
 def agop(
     model: nn.Module, layer: LayerRef | Sequence[LayerRef] | None, images: torch.Tensor,
-    classes: Sequence[int] | None = None, chunk_size: int = 32,
+    classes: Sequence[int] | None = None, chunk_size: int = 32, keep_bias: bool = True,
 ) -> torch.Tensor | dict[str, torch.Tensor]:
     """Patch AGOP of one conv layer (a tensor) or of several / all (`None`) layers in one pass
     (a dict name -> tensor), over `images` (normalized float, N x C x H x W) and the logits
@@ -82,27 +82,55 @@ def agop(
     runs in the model's own precision (float32 rounding on a covariance estimate from float32
     gradients) and is returned as float64. The model runs in eval mode (no dropout) and is left
     as it was.
+
+    `keep_bias=False` is the original code's AGOP (KULcoder/DSC180 `save_nfm_agop.py`, from
+    aradha/convrfm): the measured layer's output is taken without its bias, one layer at a
+    time (every other layer keeps its bias), so it takes one pass per layer.
     """
     chosen, single = _resolve(model, layer)
     was_training = model.training
     wanted_grad = [p.requires_grad for p in model.parameters()]
     model.eval()
+    model.requires_grad_(False)
+    try:
+        classes = _class_list(model, images[:1].to(next(model.parameters()).device), classes)
+        groups = [chosen] if keep_bias else [[pair] for pair in chosen]
+        sums = {}
+        for group in groups:
+            sums.update(_gradient_sums(model, group, images, classes, chunk_size, keep_bias))
+    finally:
+        model.train(was_training)
+        for p, wanted in zip(model.parameters(), wanted_grad):
+            p.requires_grad_(wanted)
+    result = {}
+    for n, m in chosen:
+        w = m.weight.detach().reshape(m.out_channels, -1)
+        result[n] = (w.T @ (sums[n].to(w.dtype) @ w)).double().cpu()
+    return result[chosen[0][0]] if single else result
+
+
+def _gradient_sums(model: nn.Module, chosen: list[tuple[str, nn.Conv2d]], images: torch.Tensor,
+                   classes: list[int], chunk_size: int, keep_bias: bool
+                   ) -> dict[str, torch.Tensor]:
+    """sum G G^T per chosen layer, G the gradient of each class logit with respect to the
+    layer's output (without the layer's bias where `keep_bias` is False)."""
     device = next(model.parameters()).device
-    classes = _class_list(model, images[:1].to(device), classes)
     sums = {n: torch.zeros(m.out_channels, m.out_channels, dtype=torch.float64, device=device)
             for n, m in chosen}
     outputs: dict[str, torch.Tensor] = {}
 
-    def keep(name: str, out: torch.Tensor) -> torch.Tensor:
+    def keep(name: str, conv: nn.Conv2d, out: torch.Tensor) -> torch.Tensor:
         # The conv output itself is kept and a copy flows on: an in-place ReLU (VGG's) would
         # otherwise overwrite it, and the gradient would be taken after the ReLU, not before.
+        if not keep_bias and conv.bias is not None:
+            out = out - conv.bias.view(1, -1, 1, 1)
         if not out.requires_grad:  # the first chosen layer: the graph starts here
             out.requires_grad_()
         outputs[name] = out
         return out.clone()
 
-    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: keep(n, out)) for n, m in chosen]
-    model.requires_grad_(False)
+    hooks = [m.register_forward_hook(lambda m_, _i, out, n=n: keep(n, m_, out))
+             for n, m in chosen]
     try:
         for start in range(0, len(images), chunk_size):
             x = images[start:start + chunk_size].to(device)
@@ -119,14 +147,7 @@ def agop(
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
-        for p, wanted in zip(model.parameters(), wanted_grad):
-            p.requires_grad_(wanted)
-    result = {}
-    for n, m in chosen:
-        w = m.weight.detach().reshape(m.out_channels, -1)
-        result[n] = (w.T @ (sums[n].to(w.dtype) @ w)).double().cpu()
-    return result[chosen[0][0]] if single else result
+    return sums
 
 
 def agop_bruteforce(
@@ -207,3 +228,15 @@ def make_positive_definite(matrix: torch.Tensor, eps: float = 1e-6) -> torch.Ten
     if smallest < eps:  # singular, indefinite, or too close to either for a Cholesky factor
         m = m + (smallest.abs() + eps) * torch.eye(len(m), dtype=m.dtype)
     return m * scale
+
+
+def shift_raw_spectrum(matrix: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """The original code's positive-definite fix (`transform_matrix` in KULcoder/DSC180): where
+    the symmetrized matrix's smallest eigenvalue is <= 0, add |smallest| + `eps` to every
+    eigenvalue of the matrix as it is, whatever its scale (an AGOP's entries can be ~1e-9, and
+    then `eps` outweighs the matrix). `make_positive_definite` is the scale-free version."""
+    m = symmetric(matrix.double())
+    smallest = torch.linalg.eigvalsh(m)[0]
+    if smallest <= 0:
+        m = m + (smallest.abs() + eps) * torch.eye(len(m), dtype=m.dtype)
+    return m
