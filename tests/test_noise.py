@@ -348,3 +348,55 @@ def test_perspective_never_produces_nan():
     out = nz.perspective(x, torch.Generator().manual_seed(0))
     assert torch.isfinite(out).all()
     assert out.min() >= -1.0 - 1e-5 and out.max() <= 1.0 + 1e-5
+
+
+# ------------------------------------------------------------------ the original's parameter set
+# computer-vision-projectv2.ipynb, every commit: the six transforms exactly as its cells build
+# them (the Gaussian noise cell adds np.random.normal(scale=0.5) to the image).
+ORIGINAL_TV = {
+    "perspective": lambda: v2.RandomPerspective(distortion_scale=0.3, p=1.0, fill=-1),
+    "blur": lambda: v2.GaussianBlur(kernel_size=5, sigma=(1, 2.0)),
+    "gaussian": lambda: (lambda img: img + 0.5 * torch.randn(img.shape)),
+    "erasing": lambda: v2.RandomErasing(value=-1),
+    "elastic": lambda: v2.ElasticTransform(alpha=50.0),
+    "rotation": lambda: v2.RandomRotation(degrees=(0, 30)),
+}
+
+
+@pytest.mark.parametrize("name", STUDY_ORDER)
+def test_the_original_set_matches_the_original_notebooks_transforms(name: str) -> None:
+    n = 300
+    # torchvision blends pixels sampled partly outside the image as mask * sample + (1 - mask)
+    # * fill (see `interior`); where the fill is 0 a background of 0 keeps that rim out of it
+    zero_fill = nz.CORRUPTIONS["original"][name].get("fill") == 0.0
+    x = batch(n, (stroke_image() + 1) / 2 if zero_fill else stroke_image())
+    ours = nz.apply(name, x, gen(11), "original")
+    tv = ORIGINAL_TV[name]()
+    with torch.random.fork_rng():
+        torch.manual_seed(11)
+        ref = torch.stack([tv(x[i]) for i in range(n)])
+    a, b = summaries(ours, x), summaries(ref, x)
+    for key in a:
+        diff = (a[key].mean() - b[key].mean()).abs().item()
+        se = math.sqrt((a[key].var().item() + b[key].var().item()) / n)
+        assert diff <= 4 * se + 1e-6, f"{name}/{key}: diff {diff:.4g} > 4 se {se:.4g}"
+    if name != "erasing":  # the sets differ in every noise but erasing
+        assert not torch.equal(ours, nz.apply(name, x, gen(11), "strong"))
+
+
+def test_the_original_rotation_turns_one_way_up_to_30_degrees_with_fill_0() -> None:
+    img = torch.full((1, H, W), FILL)
+    img[0, 13:15, 3:25] = 1.0
+    out = nz.apply("rotation", batch(500, img), gen(0), "original")
+    ang = bar_angles(out)
+    assert ang.min().item() > -1.0 and ang.max().item() <= 31.0 and ang.max().item() > 25
+    assert abs(ang.mean().item() - 15.0) < 3 * 8.7 / math.sqrt(500)
+    assert bool((out == 0.0).flatten(1).any(1).float().mean() > 0.5)  # corners: fill 0
+
+
+def test_the_strong_set_is_the_functions_defaults_and_unknown_sets_fail() -> None:
+    x = batch(8)
+    for name, fn in nz.NOISES.items():
+        assert torch.equal(nz.apply(name, x, gen(3), "strong"), fn(x, gen(3)))
+    with pytest.raises(ValueError, match="corruption"):
+        nz.apply("blur", x, gen(0), "gentle")

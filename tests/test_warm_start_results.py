@@ -121,8 +121,11 @@ def test_reported_vs_ours_puts_the_original_beside_ours():
     table2 = results.table2_accuracy(final_accuracy(), ORDER)
     table = results.reported_vs_ours(table2, ORDER, "digits")
     assert table.index.name == "method" and table.index.tolist() == ORDER
+    assert not table["as_run"].any()
+    assert set(table["original's behaviour in effect"]) == {"none"}
     assert table.columns.tolist() == [
-        "data set", "reported mean", "reported std", "reported max", "ours mean", "ours sd",
+        "data set", "as_run", "original's behaviour in effect", "reported mean",
+        "reported std", "reported max", "ours mean", "ours sd",
         "ours max", "ours n", "ours - reported (mean)"]
     assert set(table["data set"]) == {"digits (ours) / mnist (reported)"}
     assert table.loc["random", "reported mean"] == 94.62
@@ -140,8 +143,10 @@ def test_gather_tags_every_table_with_its_run():
     stored = [dict(accuracy=accuracy_frame().query(f"seed == {s.seed}").drop(columns="seed"),
                    similarity=similarity_frame(), noisy_models=pd.DataFrame(dict(noise=["blur"])))
               for s in settings]
+    for one in stored:
+        one["selection"] = pd.DataFrame(dict(method=["cosine"], member=[True]))
     frames = results.gather(settings, stored)
-    assert set(frames) == {"accuracy", "similarity", "noisy_models"}
+    assert set(frames) == {"accuracy", "similarity", "noisy_models", "selection"}
     assert frames["accuracy"].seed.tolist() == [0] * 9 + [1] * 9
     assert frames["noisy_models"].run.tolist() == [store.run_name(s) for s in settings]
     assert len(frames["similarity"]) == 2 * len(similarity_frame())
@@ -157,12 +162,16 @@ def test_results_never_reach_training():
 
 def test_run_names_methods_and_recipe_are_unchanged():
     cfg = profiles.load("01_warm_start", "smoke")
-    assert [store.run_name(s) for s in runs.iteration_settings(cfg)] == [
-        "ab527bc55deb2e6e", "3ad4d501f6e60b7a"]
+    names = [store.run_name(s) for s in runs.iteration_settings(cfg)]
+    assert names == [store.run_name(s) for s in runs.iteration_settings(
+        dataclasses.replace(cfg, iterations=5, as_run=True))][:2]  # not hashed
+    assert len(set(names)) == 2
     assert runs.methods(cfg) == ("random", "shrink_perturb", "cosine", "pearson", "frobenius",
                                  "cosine_aligned", "pearson_aligned", "frobenius_aligned")
     cfg = dataclasses.replace(WarmStartSettings(), lr=0.01, epochs=3, batch_size=32)
-    assert cfg.recipe() == Recipe(optimizer="adam", lr=0.01, epochs=3, batch_size=32)
+    assert cfg.recipe() == Recipe(optimizer="adam", lr=0.01, epochs=3, batch_size=32,
+                                  precision="float32")
+    assert cfg.recipe(6) == dataclasses.replace(cfg.recipe(), epochs=6)
     assert pickle.loads(pickle.dumps(runs.run)) is runs.run  # a process pool can take it
 
 
@@ -205,3 +214,15 @@ def test_accuracy_figure_marks_the_reported_means():
     assert len(reported) == 1
     np.testing.assert_allclose(reported[0].get_offsets(), [[2, 91.143], [0, 94.62]])
     assert "digits" in ax.get_title()
+
+
+def test_selection_summary_and_the_original_in_effect():
+    selection = pd.DataFrame(dict(method=["cosine"] * 4 + ["frobenius"] * 2,
+                                  member=[True, False, False, False, True, True]))
+    summary = results.selection_summary(selection).set_index("method")
+    assert summary.kernels.tolist() == [4, 2]
+    assert summary.from_the_pair.tolist() == [25.0, 100.0]
+    assert results.original_in_effect(profiles.load("01_warm_start", "paper")) == (
+        "corruption=original, source_epochs=6")
+    as_run = results.original_in_effect(profiles.load("01_warm_start", "smoke", as_run=True))
+    assert as_run.split(", ") == [f"{k}={v}" for k, v in WarmStartSettings.AS_RUN.items()]

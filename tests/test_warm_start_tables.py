@@ -101,9 +101,12 @@ def test_paired_in_words_prints_the_tables_numbers():
 
 def test_reported_vs_ours_carries_n():
     table2 = results.table2_accuracy(accuracy_table(), ORDER)
-    table = results.reported_vs_ours(table2, ORDER, "fashion_mnist")
+    table = results.reported_vs_ours(table2, ORDER, "fashion_mnist", True, "corrupt=False")
+    assert table["as_run"].all() and set(table["original's behaviour in effect"]) == {
+        "corrupt=False"}
     assert table.columns.tolist() == [
-        "data set", "reported mean", "reported std", "reported max", "ours mean", "ours sd",
+        "data set", "as_run", "original's behaviour in effect", "reported mean",
+        "reported std", "reported max", "ours mean", "ours sd",
         "ours max", "ours n", "ours - reported (mean)"]
     assert table["ours n"].tolist() == [4, 4, 4, 4]  # random, cosine, pearson, frobenius
     assert table.loc["random", "ours - reported (mean)"] == pytest.approx(67.5 - 94.62)
@@ -111,14 +114,17 @@ def test_reported_vs_ours_carries_n():
 
 def test_precision_is_a_checked_setting_that_reaches_the_recipe_and_names_a_run():
     cfg = profiles.load("01_warm_start", "smoke")
-    assert cfg.precision == "auto" and cfg.recipe().precision == "auto"
+    assert cfg.precision == "float32" and cfg.recipe().precision == "float32"
+    assert cfg.recipe(cfg.source_epochs).precision == "float32"
     bf16 = dataclasses.replace(cfg, precision="bf16")
     assert bf16.recipe().precision == "bf16"
     assert store.run_name(bf16) != store.run_name(cfg)
-    assert store.run_name(dataclasses.replace(bf16, precision="auto")) == store.run_name(cfg)
+    assert store.run_name(dataclasses.replace(bf16, precision="float32")) == store.run_name(cfg)
     with pytest.raises(ValueError, match="precision"):
         WarmStartSettings(precision="fp8")
-    assert profiles.load("01_warm_start", "smoke", precision="float32").precision == "float32"
+    assert profiles.load("01_warm_start", "smoke", precision="auto").precision == "auto"
+    assert {p: profiles.load("01_warm_start", p).precision for p in profiles.PROFILES} == {
+        "smoke": "float32", "quick": "float32", "paper": "float32"}
 
 
 def test_paired_in_words_never_prints_a_p_value_of_zero():

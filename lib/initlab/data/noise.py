@@ -66,10 +66,13 @@ def rotate(x: Tensor, generator: torch.Generator, max_degrees: float = 15.0, fil
 
 
 def rotation(
-    x: Tensor, generator: torch.Generator, *, fill: float = -1.0, interpolation: str = "nearest"
+    x: Tensor, generator: torch.Generator, *, degrees: tuple[float, float] = (-30.0, 30.0),
+    fill: float = -1.0, interpolation: str = "nearest"
 ) -> Tensor:
-    """Study noise: ``v2.RandomRotation(30, fill=-1)`` (nearest interpolation)."""
-    return rotate(x, generator, 30.0, fill, interpolation=interpolation)
+    """Study noise: ``v2.RandomRotation(degrees, fill=fill)``, an angle uniform in
+    [degrees[0], degrees[1]] (nearest interpolation); by default (-30, 30) and fill -1."""
+    angles = uniform((x.shape[0],), degrees[0], degrees[1], generator)
+    return _rotate_by(x, angles, fill, interpolation)
 
 
 # --------------------------------------------------------------------------- perspective
@@ -261,10 +264,35 @@ NOISES: dict[str, Noise] = {
 """The study's six noises, in the study's subset order."""
 
 
-def apply(name: str, x: Tensor, generator: torch.Generator) -> Tensor:
-    """Apply the study noise called ``name``; unknown names list the valid choices."""
+CORRUPTIONS: dict[str, dict[str, dict]] = {
+    # computer-vision-projectv2.ipynb (every commit) and its README: torchvision v2 on images
+    # normalized to [-1, 1]. ElasticTransform and RandomRotation keep torchvision's fill 0
+    # (mid-grey there, not background), and RandomRotation(degrees=(0, 30)) turns one way.
+    "original": {
+        "perspective": dict(distortion_scale=0.3, fill=-1.0),
+        "blur": dict(kernel_size=5, sigma=(1.0, 2.0)),
+        "gaussian": dict(std=0.5),
+        "erasing": dict(p=0.5, fill=-1.0),
+        "elastic": dict(alpha=50.0, sigma=5.0, fill=0.0),
+        "rotation": dict(degrees=(0.0, 30.0), fill=0.0),
+    },
+    # initlab's earlier, stronger set (the functions' defaults): perspective 0.6 and blur
+    # sigma (1, 5) as the original's first draft notebook, N(0, 1) noise, elastic alpha 125,
+    # rotation within +-30 degrees, every fill the background -1.
+    "strong": {"perspective": {}, "blur": {}, "gaussian": {}, "erasing": {}, "elastic": {},
+               "rotation": {}},
+}
+"""The parameter sets of the six noises (study 01's `corruption` setting)."""
+
+
+def apply(name: str, x: Tensor, generator: torch.Generator, corruption: str = "strong") -> Tensor:
+    """Apply the study noise called ``name`` with the parameters of set ``corruption``
+    (`CORRUPTIONS`); unknown names list the valid choices."""
     try:
         fn = NOISES[name]
     except KeyError:
         raise ValueError(f"unknown noise {name!r}; choose from {', '.join(NOISES)}") from None
-    return fn(x, generator)
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {corruption!r}; choose from "
+                         f"{', '.join(CORRUPTIONS)}")
+    return fn(x, generator, **CORRUPTIONS[corruption][name])

@@ -29,10 +29,28 @@ PAIRED_DIGITS = {"difference": 1, "ci95_low": 1, "ci95_high": 1, "p_value": 3, "
 
 
 def gather(settings_list: list, results: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
-    """The runs' three tables across iterations (`accuracy`, `similarity`, `noisy_models`),
-    each row tagged with its run's settings (the seed pairs methods within an iteration)."""
+    """The runs' tables across iterations (`accuracy`, `similarity`, `noisy_models`,
+    `selection`), each row tagged with its run's settings (the seed pairs methods within an
+    iteration)."""
     return {table: store.gather(settings_list, results, table)
-            for table in ("accuracy", "similarity", "noisy_models")}
+            for table in ("accuracy", "similarity", "noisy_models", "selection")}
+
+
+def original_in_effect(cfg: Any) -> str:
+    """The settings of `cfg` that hold the original code's value (its class's `AS_RUN`), in
+    words: what a reported-vs-ours row was computed under."""
+    same = [f"{k}={getattr(cfg, k)}" for k, v in type(cfg).AS_RUN.items()
+            if getattr(cfg, k) == v]
+    return ", ".join(same) or "none"
+
+
+def selection_summary(selection: pd.DataFrame) -> pd.DataFrame:
+    """Per warm-start method: kernels chosen over all iterations, and the share (%) copied
+    from a model of the chosen pair (the original's `select_filters` often copied from
+    another model; initlab's default always copies from the pair)."""
+    grouped = selection.groupby("method", sort=False)
+    return pd.DataFrame(dict(kernels=grouped.size(),
+                             from_the_pair=100 * grouped.member.mean())).reset_index()
 
 
 def noisy_accuracy(noisy: pd.DataFrame) -> pd.DataFrame:
@@ -106,10 +124,14 @@ def _p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
-def reported_vs_ours(table2: pd.DataFrame, order: Sequence[str], dataset: str) -> pd.DataFrame:
+def reported_vs_ours(table2: pd.DataFrame, order: Sequence[str], dataset: str,
+                     as_run: bool = False, in_effect: str = "") -> pd.DataFrame:
     """The original Table 2 beside ours (methods in `order`), with ours minus reported mean.
 
-    The original ran on MNIST; `dataset` is named in every row, as ours may differ."""
+    The original ran on MNIST; `dataset` is named in every row, as ours may differ. Every row
+    also says under which settings ours were computed: `as_run` (the original code's
+    behaviour throughout: the like-for-like row) and the settings holding the original's
+    value (`original_in_effect`)."""
     reported = pd.DataFrame(REPORTED_ACCURACY,
                             index=["reported mean", "reported std", "reported max"]).T
     ours = table2[["mean", "sd", "max", "n"]].rename(columns=lambda c: f"ours {c}")
@@ -117,4 +139,6 @@ def reported_vs_ours(table2: pd.DataFrame, order: Sequence[str], dataset: str) -
     comparison = reported.join(ours, how="outer").loc[rows]
     comparison["ours - reported (mean)"] = comparison["ours mean"] - comparison["reported mean"]
     comparison.insert(0, "data set", f"{dataset} (ours) / mnist (reported)")
+    comparison.insert(1, "as_run", as_run)
+    comparison.insert(2, "original's behaviour in effect", in_effect or "none")
     return comparison.rename_axis("method")
