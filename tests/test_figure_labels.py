@@ -145,3 +145,30 @@ def test_01_accuracy_names_the_interval_as_drawn_and_the_report_data_set(iterati
     mnist = figures.accuracy_per_method(_accuracy(3), ["random", "cosine"], "mnist")
     assert "reported on MNIST" in _texts(mnist) and "not mnist" not in _texts(mnist)
 
+
+
+def test_04_curves_show_accuracy_in_percent_and_loss_as_it_is():
+    from initlab.studies.baselines_transfer import figures
+
+    curves = pd.DataFrame([dict(model="simple_cnn", epoch=e, split=s, metric=m, seed=0,
+                                value=0.25 * e if m == "accuracy" else 2.0 / e)
+                           for m in ("loss", "accuracy") for s in ("train", "val")
+                           for e in (1, 2, 3)])
+    fig = figures.learning_curves(curves, "t")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["simple_cnn: loss", "simple_cnn: accuracy (%)"]
+    loss, accuracy = ([max(line.get_ydata()) for line in ax.lines if len(line.get_ydata())]
+                      for ax in fig.axes)
+    assert max(loss) == pytest.approx(2.0) and max(accuracy) == pytest.approx(75.0)
+    variants = figures.transfer_curves(curves.rename(columns={"model": "variant"}))
+    assert "simple_cnn: accuracy (%)" in [ax.get_title() for ax in variants.axes]
+
+
+def test_04_transfer_title_names_the_interval_as_drawn_and_the_report_data():
+    from initlab.studies.baselines_transfer import figures
+
+    accuracy = pd.DataFrame([dict(variant=v, seed=s, accuracy=60.0 + s)
+                             for v in ("scratch", "head") for s in range(2)])
+    text = _texts(figures.transfer_accuracy(accuracy, "digits"))
+    assert "no interval at n < 3" in text and "CI" not in text
+    assert "red x: reported on alien vs predator" in text

@@ -16,6 +16,7 @@ from initlab import plots, tables
 from initlab.studies.baselines_transfer.results import (
     MEASURES,
     REPORTED_BASELINES,
+    REPORTED_DATA,
     REPORTED_TRANSFER,
     VARIANT_NAMES,
 )
@@ -27,12 +28,20 @@ def _integer_epochs(grid: sns.FacetGrid) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def in_percent(curves: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy rows (stored as fractions) in %, named `accuracy (%)`, as in every other
+    figure and table; loss rows as they are."""
+    accuracy = curves.metric == "accuracy"
+    return curves.assign(value=curves.value.where(~accuracy, 100 * curves.value),
+                         metric=curves.metric.where(~accuracy, "accuracy (%)"))
+
+
 def learning_curves(curves: pd.DataFrame, title: str) -> plt.Figure:
-    """Loss and accuracy per epoch, train vs validation, one row per baseline model and one
-    line per seed (each seed drawn, not a mean: the spread is what the seeds show)."""
-    grid = sns.relplot(data=curves, x="epoch", y="value", hue="split", style="split",
-                       units="seed", estimator=None, row="model", col="metric", kind="line",
-                       markers=True, height=2.8, aspect=1.4, alpha=0.8,
+    """Loss and accuracy (%) per epoch, train vs validation, one row per baseline model and
+    one line per seed (each seed drawn, not a mean: the spread is what the seeds show)."""
+    grid = sns.relplot(data=in_percent(curves), x="epoch", y="value", hue="split",
+                       style="split", units="seed", estimator=None, row="model", col="metric",
+                       kind="line", markers=True, height=2.8, aspect=1.4, alpha=0.8,
                        facet_kws=dict(sharey=False))
     grid.set_titles("{row_name}: {col_name}")
     grid.set_axis_labels("epoch", "")
@@ -108,23 +117,25 @@ def tsne_baselines(runs: Sequence, results: Sequence[dict],
 
 
 def transfer_accuracy(accuracy: pd.DataFrame, task: str) -> plt.Figure:
-    """Validation accuracy (%) per variant: seeds as points, the mean with its 95% interval,
-    and the original's number as a cross."""
+    """Validation accuracy (%) per variant: seeds as points, the mean with its 95% t-interval
+    (where n >= 3), and the original's number as a cross."""
     ax = plots.points_with_mean(
         accuracy.assign(variant=accuracy.variant.map(VARIANT_NAMES)), x="variant", y="accuracy",
         order=list(VARIANT_NAMES.values()),
         reference={VARIANT_NAMES[k]: v for k, v in REPORTED_TRANSFER.items()})
+    sizes = plots.group_sizes(accuracy, "variant", "accuracy")
     ax.set(xlabel="", ylabel="validation accuracy (%)",
-           title=f"Transfer on {task} (points: seeds; diamonds: mean, 95% CI)")
+           title=f"Transfer on {task}\n(points: seeds; {plots.interval_caption(sizes)}; "
+                 f"red x: reported on {REPORTED_DATA})")
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     return ax.figure
 
 
 def transfer_curves(curves: pd.DataFrame) -> plt.Figure:
-    """Loss and accuracy per epoch of the trained variants (one seed's `curves`)."""
-    grid = sns.relplot(data=curves, x="epoch", y="value", hue="split", style="split",
-                       row="metric", col="variant", kind="line", markers=True, height=2.6,
-                       aspect=1.2, facet_kws=dict(sharey="row", sharex=False))
+    """Loss and accuracy (%) per epoch of the trained variants (one seed's `curves`)."""
+    grid = sns.relplot(data=in_percent(curves), x="epoch", y="value", hue="split",
+                       style="split", row="metric", col="variant", kind="line", markers=True,
+                       height=2.6, aspect=1.2, facet_kws=dict(sharey="row", sharex=False))
     grid.set_titles("{col_name}: {row_name}")
     grid.set_axis_labels("epoch", "")
     _integer_epochs(grid)
