@@ -119,6 +119,29 @@ def test_paired_vs_baseline_matches_a_hand_computed_t_test_with_holm():
     assert np.isnan(e.ci95_low) and np.isnan(e.p_value) and np.isnan(e.p_holm)
 
 
+def test_holm_adjusts_over_every_test_of_the_table_not_per_data_set():
+    rng = np.random.default_rng(3)
+    rows = [dict(dataset=d, init=i, seed=s, val_accuracy=50 + shift + rng.normal(0, 2))
+            for d in ("a", "b") for s in range(4)
+            for i, shift in (("kaiming_normal", 0), ("nfm", 3), ("agop", -1), ("normal", 6))]
+    paired = results.paired_vs(pd.DataFrame(rows), "kaiming_normal")
+    assert len(paired) == 6 and paired.p_value.notna().all()
+    p = paired.p_value.to_numpy()
+    # Holm by hand over all six tests: sorted p_(k) times (6 - k + 1), running maximum
+    order = np.argsort(p)
+    expected = np.empty(6)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (6 - rank) * p[index]))
+        expected[index] = running
+    assert paired.p_holm.to_numpy() == pytest.approx(expected)
+    per_set = np.concatenate([results.tables.holm(paired.p_value[paired.dataset == d])
+                              for d in ("a", "b")])
+    assert not np.allclose(per_set, expected)  # a per-data-set family would differ
+    assert results.holm_note(paired, "kaiming_normal").startswith(
+        "Holm's family: all 6 tests of the table")
+
+
 def test_seed_ranks_and_kendall_w_by_hand():
     final = final_frame()
     ranks = results.seed_ranks(final)
@@ -152,7 +175,10 @@ def test_reported_for_and_reported_vs_ours():
     assert results.reported_for("cifar100")["kaiming_nfm"] == 48.33
     assert results.reported_for("digits") is None
     best = results.best_validation(make_curves())
-    table = results.reported_vs_ours(best, ("nfm", "kaiming_normal"))
+    table = results.reported_vs_ours(best, ("nfm", "kaiming_normal"), as_run=True)
+    assert table.as_run.tolist() == [True] * len(table)  # which settings ours ran with
+    assert not results.reported_vs_ours(best, ("nfm",), as_run=False).as_run.any()
+    table = table.drop(columns="as_run")
     assert table.index.tolist()[:2] == ["nfm", "kaiming_normal"]
     assert set(table.index) == {"nfm", "kaiming_normal", *results.REPORTED}
     assert table.loc["nfm", "reported svhn"] == 92.79
@@ -197,7 +223,14 @@ def test_status_note_lists_diverged_runs_and_header_names_the_source():
     text = results.header(cfg, "quick", Path("out"), "float32")
     assert "a VGG11 trained here on `cifar10` (train split)" in text
     assert "**Data set(s): `digits`** at 224x224" in text and "2 run(s) per init" in text
-    assert "arithmetic: **float32** (precision setting `auto`)" in text
+    assert "arithmetic: **float32** (precision setting `float32`)" in text
+    assert "a 1000-way head" in text and "**as_run: False**" in text
+    assert "1 of 8, head_classes as the original" in text  # paper's head is the original's
+    ran = AgopNfmSettings(datasets=("digits",), pretrained="cifar10",
+                          **{**AgopNfmSettings.AS_RUN, "head_classes": 0}, as_run=True)
+    text = results.header(ran, "quick", Path("out"), "float32")
+    assert "**as_run: True**" in text and "7 of 8, agop_images" in text
+    assert "a head of the data's classes" in text and "its first 10 logits" in text
     assert "80% to train, 20% to validate" in text
     assert "torchvision's ImageNet VGG11" in results.header(AgopNfmSettings(), "paper", Path(),
                                                             "bf16")
@@ -250,5 +283,9 @@ def test_notes_say_what_the_tables_show():
         "Kendall's W of the seeds' orders: d: 0.11; e: none (a single seed).")
     shown = results.signal_display(pd.DataFrame(dict(relative_rms=[2.345e-6, 1.5],
                                                      relative_rms_width_1=[np.nan, 14.8])))
-    assert shown.relative_rms.tolist() == ["2.3e-06", "1.5"]
-    assert shown.relative_rms_width_1.tolist() == ["", "15"]
+    assert shown.relative_rms.tolist() == ["2.3e-06", "1.5e+00"]  # one format per column
+    assert shown.relative_rms_width_1.tolist() == ["", "1.5e+01"]
+    smoke = results.signal_display(pd.DataFrame(dict(relative_rms=[0.96, 0.1],
+                                                     relative_rms_width_1=[2.3, np.nan])))
+    assert smoke.relative_rms.tolist() == ["9.6e-01", "1.0e-01"]  # was "0.96" beside "0.1"
+    assert [float(v) for v in smoke.relative_rms] == [0.96, 0.1]

@@ -86,7 +86,7 @@ def test_recipes_come_from_the_settings():
     assert src.recipe == Recipe("adam", lr=cfg.source_lr, epochs=cfg.source_epochs,
                                 batch_size=32, precision="float32")
     assert src.recipe.weight_decay == 0.0
-    assert profiles.load(STUDY, "smoke").recipe().precision == "auto"
+    assert profiles.load(STUDY, "paper").recipe().precision == "float32"  # on every device
     with pytest.raises(ValueError, match="precision"):
         profiles.load(STUDY, "smoke", precision="float16")
 

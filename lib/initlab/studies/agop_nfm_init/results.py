@@ -43,13 +43,24 @@ def header(cfg: AgopNfmSettings, profile: str, out: Path, precision: str) -> str
     images = f"{cfg.train_size:,} training images" if cfg.train_size else "every training image"
     schedule = (f" (x{cfg.lr_factor:g} after every {cfg.lr_every} epochs)" if cfg.lr_every
                 else "")
+    head = f"a {cfg.head_classes}-way head" if cfg.head_classes else "a head of the data's classes"
+    logits = f"its first {cfg.agop_classes} logits" if cfg.agop_classes else "every logit"
     return (f"**Data set(s): {', '.join(f'`{d}`' for d in cfg.datasets)}** at "
             f"{cfg.image_size}x{cfg.image_size} ({images}, {1 - cfg.val_fraction:.0%} to train, "
             f"{cfg.val_fraction:.0%} to validate), VGG11 width {cfg.width}, {cfg.epochs} "
-            f"epochs of SGD at lr {cfg.lr:g}{schedule}, linear layers N(0, {cfg.linear_std:g}²), "
-            f"{cfg.runs} run(s) per init; source: {source}; AGOP over {cfg.agop_images} images "
-            f"of each run's training fold; arithmetic: **{precision}** (precision setting "
-            f"`{cfg.precision}`); profile `{profile}`; outputs in `{out}`")
+            f"epochs of SGD at lr {cfg.lr:g}{schedule}, {head}, linear layers "
+            f"N(0, {cfg.linear_std:g}²), {cfg.runs} run(s) per init; source: {source}; AGOP over "
+            f"{cfg.agop_images} images of each run's training fold and {logits}; arithmetic: "
+            f"**{precision}** (precision setting `{cfg.precision}`); **as_run: {cfg.as_run}** "
+            f"(the original code's settings: {as_run_note(cfg)}); profile `{profile}`; outputs "
+            f"in `{out}`")
+
+
+def as_run_note(cfg: AgopNfmSettings) -> str:
+    """Which of the original code's settings (`AS_RUN`) are in effect, in one phrase."""
+    same = [k for k, v in cfg.AS_RUN.items() if getattr(cfg, k) == v]
+    return (f"{len(same)} of {len(cfg.AS_RUN)}" + (f", {', '.join(same)}" if same else "")
+            + " as the original")
 
 
 def source_accuracy(source_curves: pd.DataFrame) -> pd.DataFrame:
@@ -118,12 +129,14 @@ def baseline_init(inits: Sequence[str]) -> str:
 
 def paired_vs(final: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Each init minus `baseline` within a seed (same split, batches, head and AGOP sample),
-    per data set: mean difference in points, 95% interval, p and Holm's p over the data set's
-    inits (none where fewer than 3 seeds)."""
+    per data set: mean difference in points, 95% interval and p (none where fewer than 3
+    seeds); Holm's p over every test of the table (all data sets' inits together: the table
+    is read as one family, e.g. 8 inits x 4 data sets = 32 tests in `paper`)."""
     tests = [tables.paired_tests(group, by="init", pair_on="seed", baseline=baseline,
                                  value=MEASURE).assign(dataset=dataset)
              for dataset, group in final.groupby("dataset", sort=False)]
     table = pd.concat(tests, ignore_index=True)
+    table["p_holm"] = tables.holm(table["p_value"].to_numpy())
     order = {init: i for i, init in enumerate(final.init.unique())}  # the runs' order
     table = table.sort_values("init", key=lambda c: c.map(order), kind="stable")
     table = table.sort_values("dataset", key=lambda c: c.map(
@@ -165,10 +178,11 @@ def agreement_note(w: pd.Series) -> str:
 
 
 def signal_display(signal: pd.DataFrame) -> pd.DataFrame:
-    """The signal table with its ratios as text to 2 significant digits: they span 1e-7 to
-    1e1, which no fixed number of decimals shows (the text parses back as numbers)."""
+    """The signal table with its ratios as text in one format, scientific to 2 significant
+    digits ("9.6e-01", "1.0e-01"): they span 1e-7 to 1e1, which no fixed number of decimals
+    shows, and one format keeps a column comparable by eye (the text parses back as numbers)."""
     ratios = ["relative_rms", "relative_rms_width_1"]
-    return signal.assign(**{c: signal[c].map(lambda v: "" if v != v else f"{v:.2g}")
+    return signal.assign(**{c: signal[c].map(lambda v: "" if v != v else f"{v:.1e}")
                             for c in ratios})
 
 
@@ -187,9 +201,10 @@ def reported_for(dataset: str) -> dict[str, float] | None:
     return {k: v[REPORTED_DATASETS.index(dataset)] for k, v in REPORTED.items()}
 
 
-def reported_vs_ours(best: pd.DataFrame, inits: Sequence[str]) -> pd.DataFrame:
+def reported_vs_ours(best: pd.DataFrame, inits: Sequence[str], as_run: bool) -> pd.DataFrame:
     """Per init: the reported best validation accuracy per data set beside ours (mean, sd, n:
-    the same measure, the best epoch on the validation fold)."""
+    the same measure, the best epoch on the validation fold), and whether ours ran with the
+    original code's settings (`as_run`: the like-for-like comparison) or initlab's."""
     reported = pd.DataFrame(REPORTED, index=[f"reported {d}" for d in REPORTED_DATASETS]).T
     ours = best.groupby(["init", "dataset"]).best_val_accuracy.agg(["mean", "std", "count"])
     ours = ours.rename(columns={"std": "sd", "count": "n"}).unstack("dataset")
@@ -197,14 +212,14 @@ def reported_vs_ours(best: pd.DataFrame, inits: Sequence[str]) -> pd.DataFrame:
     stats = ("mean", "sd", "n")
     ours = ours[sorted(ours.columns, key=lambda c: (c.split()[1], stats.index(c.split()[2])))]
     order = list(inits) + [i for i in REPORTED if i not in inits]
-    table = reported.join(ours, how="outer").reindex(order)
+    table = reported.join(ours, how="outer").reindex(order).assign(as_run=as_run)
     table.index.name = "init"
     return table
 
 
 def reported_digits(table: pd.DataFrame) -> dict[str, int]:
     """Rounding of `reported_vs_ours`: accuracies to 1 decimal, run counts whole."""
-    return {c: 0 if c.endswith(" n") else 1 for c in table.columns}
+    return {c: 0 if c.endswith(" n") else 1 for c in table.columns if c != "as_run"}
 
 
 def chance(dataset: str) -> float:
@@ -245,8 +260,10 @@ def training_note(summary: pd.DataFrame, signal: pd.DataFrame, margin: float = 5
 
 def holm_note(paired: pd.DataFrame, baseline: str, level: float = 0.05) -> str:
     """One sentence per data set: which inits differ from `baseline` at Holm-adjusted
-    p < `level` (the family: every init of the table), and by how much."""
-    out = []
+    p < `level` (the family: every test of the table, all data sets), and by how much."""
+    family = int(paired.p_value.notna().sum())
+    out = [f"Holm's family: all {family} tests of the table (every data set's inits)."
+           ] if family else []
     for dataset, group in paired.groupby("dataset", sort=False):
         tested = group.dropna(subset=["p_holm"])
         if tested.empty:

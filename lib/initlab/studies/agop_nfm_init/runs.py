@@ -81,7 +81,8 @@ def initialized_model(cfg: AgopNfmSettings, train: data.ImageSet, sample: data.I
     registered method and its options); an NFM init reads the source run's NFMs, an AGOP init
     takes the source's AGOP over `sample`, images of this run's training fold."""
     (dataset,), (label,) = cfg.datasets, cfg.inits
-    model = new_model(cfg, train.num_classes, train.in_channels, derive_seed(cfg.seed, "model"))
+    model = new_model(cfg, cfg.head_classes or train.num_classes, train.in_channels,
+                      derive_seed(cfg.seed, "model"))
     if cfg.init_spec is not None:  # a user's init sets the filters, then VGG's linear draw
         seed = derive_seed(cfg.seed, "init")
         cfg.init_spec.apply(model, derive_seed(seed, "conv", label), images=train,
@@ -93,6 +94,7 @@ def initialized_model(cfg: AgopNfmSettings, train: data.ImageSet, sample: data.I
         source = store.run(SOURCE_STUDY, src, run_source, runtime=runtime)
         options["matrices"] = ([source[f"nfm.{i}"] for i in range(len(conv_layers(model)))]
                                if "nfm" in method else fold_agop(src, source, sample, runtime))
+        options.update(kaiming_scale=cfg.kaiming_scale, pd_shift=cfg.pd_shift)
     return vgg_style(model, method, seed=derive_seed(cfg.seed, "init"),
                      linear_std=cfg.linear_std, **options)
 

@@ -1,7 +1,13 @@
 """Study settings: the dataclass (defaults = the original protocol, `paper`) and what `smoke`
 and `quick` change, and the source run's settings. A run is named by its settings (see
 `store.run_name`); the `recipe` methods turn them into the `Recipe` that `fit` takes, so the
-optimizer choices live beside the fields they come from."""
+optimizer choices live beside the fields they come from.
+
+Each difference from the original code is one field whose value selects the original's
+behaviour (`AS_RUN`, applied by `profiles.load(..., as_run=True)`); docs/03_agop_nfm_init.md
+lists them with the original's file and function and says why `paper` takes which value.
+`checks.py` checks every field's range and relations when the settings are built.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from initlab.data import DATASETS
-from initlab.inits import InitOptions, InitSpec, check_methods, check_options
-from initlab.settings import check_choices, check_positive, not_hashed
-from initlab.training.recipe import PRECISIONS, Recipe
+from initlab.inits import InitOptions, InitSpec
+from initlab.studies.agop_nfm_init.checks import check_settings
+from initlab.settings import not_hashed
+from initlab.training.recipe import Recipe
 
 # The original's nine inits: its five baselines and the four matrix inits.
 AGOP_NFM_INITS = ("normal", "uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
@@ -43,8 +49,8 @@ class AgopNfmSettings:
     another data set to train a source VGG on here, or the path of a state-dict file.
     """
     # 3: Xavier's ReLU gain; AGOP over the run's training fold, normalized for the source;
-    # precision setting
-    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
+    # precision setting. 4: the target's head has `head_classes` outputs (paper: 1000)
+    PROTOCOL: ClassVar[int] = 4  # bump when a run would compute other numbers (store checks)
 
     datasets: tuple[str, ...] = ("svhn", "cifar10", "cifar100", "tiny_imagenet")
     inits: tuple[str, ...] = AGOP_NFM_INITS  # or your own besides: a registered name or
@@ -75,36 +81,60 @@ class AgopNfmSettings:
     pretrained_split: str = "train"  # "test": a source trained on another split (smoke only)
     source_epochs: int = 20  # a source trained here (pretrained = a data set name): Adam
     source_lr: float = 1e-3
-    agop_images: int = 64  # images of the run's training fold through the source (AGOP)
-    agop_classes: int = 0  # the first N logits of the source head; 0 = every class
+    agop_images: int = 64  # images of the run's training fold through the source (AGOP);
+    # the original: 11 (its loop stops after the 11th although its constant says 10)
+    agop_classes: int = 0  # the first N logits of the source head; 0 = every class (orig.: 10)
+    # data sets whose AGOP goes through a fresh random head (PyTorch's default nn.Linear draw,
+    # the target's class count) in place of the source's last layer: the original did this for
+    # cifar10 (its torchvision VGG got a new 10-way layer), the other sets kept ImageNet's head
+    agop_fresh_head: tuple[str, ...] = ()
+    # the AGOP images' normalization: "source" (as the source network was trained), "target"
+    # (the original: the target data set's own mean and std)
+    agop_normalization: str = "source"
+    # "kept": the AGOP sees the measured layer's bias; "dropped": the original's code rebuilt
+    # the measured layer without it (docs: known bug 1)
+    agop_bias: str = "kept"
+    # Kaiming NFM/AGOP: "variance" scales Sigma to mean per-weight variance 2 / fan_in;
+    # "original": raw M * sqrt(2) / sqrt(fan_in), the AGOP's M also / 100 (inits.matrix)
+    kaiming_scale: str = "variance"
+    # positive-definite shift |min eigenvalue| + 1e-6: "unit_trace" (of the matrix scaled to
+    # trace 1) or "raw" (the original: of the matrix as it is, an AGOP's entries ~1e-9 or not)
+    pd_shift: str = "unit_trace"
+    # the target VGG's last layer: 0 = the data set's class count; the original trained
+    # torchvision's VGG11 unchanged, i.e. a 1000-way head for 10, 100 or 200 classes
+    head_classes: int = 1000
     source_seed: int = 0  # one source network (and its matrices) shared by every run
     seed: int = 0  # run r uses seed + r (split, batches, init draw)
     runs: int = not_hashed(3)
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, float32 elsewhere (Recipe)
+    precision: str = "float32"  # every device; "bf16"/"auto" (bf16 on CUDA) on request
+    as_run: bool = not_hashed(False)  # True: every AS_RUN value below (profiles.load)
+
+    AS_RUN: ClassVar[dict[str, Any]] = dict(
+        agop_images=11, agop_classes=10, agop_fresh_head=("cifar10",),
+        agop_normalization="target", agop_bias="dropped", kaiming_scale="original",
+        pd_shift="raw", head_classes=1000)
+    """The original code as it produced the reported table (docs/03_agop_nfm_init.md)."""
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        # smoke learns (every init well above chance in ~1 min on one core): width 1/8, every
+        # digits training image, 8 epochs at lr 0.02, the last two annealed (x0.1). The reduced
+        # profiles train a head of the data's classes: a 1000-way head (paper's, the
+        # original's) keeps a narrow VGG at chance for these few steps (docs: measured)
         "smoke": dict(datasets=("digits",), inits=("kaiming_normal", "nfm", "kaiming_agop"),
-                      width=0.0625, image_size=32, epochs=2, linear_std=0.1, pretrained="digits",
-                      pretrained_split="test", source_epochs=6, agop_images=16, train_size=600,
-                      runs=1),
+                      width=0.125, image_size=32, epochs=8, lr=0.02, lr_every=6, lr_factor=0.1,
+                      linear_std=0.1, head_classes=0, pretrained="digits",
+                      pretrained_split="test", source_epochs=6, agop_images=16, runs=1),
         # quick: width 1/4, not 1/8, else N(0, 0.05^2) passes 0.5% of the input's scale through
         # the conv stack and cannot train (at full width it amplifies it instead); lr 10x the
         # paper's for ~60x fewer steps, the last epoch annealed (x0.1), 3 seeds for the tests
         "quick": dict(datasets=("fashion_mnist",), width=0.25, image_size=32, train_size=2_500,
                       epochs=6, lr=0.01, lr_every=5, lr_factor=0.1, linear_std=0.1,
-                      pretrained="digits", source_epochs=10, runs=3),
+                      head_classes=0, pretrained="digits", source_epochs=10, runs=3),
         "paper": dict(),
     }
 
     def __post_init__(self) -> None:
-        check_choices("datasets", self.datasets, DATASETS)
-        check_methods(self.inits, allowed=STUDY_INITS)
-        check_options(self.init_options, self.inits)
-        check_choices("precision", self.precision, PRECISIONS)
-        check_positive(self, "width", "image_size", "epochs", "batch_size", "lr", "linear_std",
-                       "source_epochs", "source_lr", "agop_images", "runs")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
+        check_settings(self, STUDY_INITS)
 
     def recipe(self) -> Recipe:
         """The target networks' training: SGD with momentum and weight decay (VGG's recipe)."""
@@ -122,7 +152,8 @@ class SourceSettings:
     Built from an `AgopNfmSettings` by `sources.source_settings`; every run of one target data
     set shares it, hence one source network and one set of NFMs per data set. (The AGOP that
     initializes a run is computed in that run, over its own training fold.)"""
-    # 3: no stored AGOPs; images normalized as the source expects; precision in the recipe
+    # 3: no stored AGOPs; images normalized as the source expects; precision in the recipe.
+    # The AGOP's head, normalization and bias fields select the original's (ansatz check too)
     PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
 
     target: str
@@ -135,6 +166,9 @@ class SourceSettings:
     linear_std: float = 0.01
     agop_images: int = 64
     agop_classes: int = 0
+    agop_head: str = "source"  # "fresh": a random last layer for the AGOP (agop_fresh_head)
+    agop_normalization: str = "source"
+    agop_bias: str = "kept"
     seed: int = 0
     # a source trained here (`pretrained` = a data set name): Adam, no weight decay
     recipe: Recipe = Recipe("adam", lr=1e-3, epochs=20, batch_size=64)

@@ -10,6 +10,7 @@ read the NFMs through `store.run`; a run with an AGOP init rebuilds the source n
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 from typing import NamedTuple
@@ -19,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from initlab import data, store
+from initlab import catalog, data, store
 from initlab.inits.matrix import vgg_style
 from initlab.metrics.agop import agop, ansatz_correlation, matrix_sqrt, nfm
 from initlab.models import build_model, conv_layers
@@ -85,17 +86,15 @@ def new_model(cfg: Settings, num_classes: int, channels: int, seed: int,
 
 
 def source_settings(cfg: AgopNfmSettings, dataset: str) -> SourceSettings:
-    """The source run of target `dataset`; refuses a source trained on the target's images."""
-    if cfg.pretrained == dataset and cfg.pretrained_split == "train":
-        raise ValueError(f"the source must not be trained on the target's training images: "
-                         f"pretrained={dataset!r}; choose another data set (or, for a smoke "
-                         "test, pretrained_split='test')")
-    fields = {f.name for f in dataclasses.fields(SourceSettings)} - {"target", "channels", "seed",
-                                                                     "recipe"}
+    """The source run of target `dataset` (the settings refuse a source trained on the
+    target's training images)."""
+    fields = {f.name for f in dataclasses.fields(SourceSettings)} - {
+        "target", "channels", "seed", "recipe", "agop_head"}
     recipe = Recipe("adam", lr=cfg.source_lr, epochs=cfg.source_epochs,
                     batch_size=cfg.batch_size, precision=cfg.precision)
+    head = "fresh" if dataset in cfg.agop_fresh_head else "source"
     return SourceSettings(target=dataset, channels=channels_for(cfg, dataset),
-                          seed=cfg.source_seed, recipe=recipe,
+                          seed=cfg.source_seed, recipe=recipe, agop_head=head,
                           **{k: getattr(cfg, k) for k in fields})
 
 
@@ -189,21 +188,47 @@ def stored_stats(result: dict) -> Stats:
     return tuple(frame["mean"]), tuple(frame["std"])
 
 
+def agop_view(src: SourceSettings, images: data.ImageSet, stats: Stats) -> torch.Tensor:
+    """The AGOP's input: `images` normalized with the source's `stats`, or (the original's
+    `agop_normalization="target"`) with the target data set's own mean and std."""
+    return source_view(images, stats) if src.agop_normalization == "source" else images.to_float()
+
+
+def with_fresh_head(net: nn.Module, classes: int, seed: int) -> nn.Module:
+    """A copy of `net` whose last linear layer is a new one with `classes` outputs, drawn as
+    PyTorch draws an `nn.Linear` (the original's `net.classifier[6] = nn.Linear(4096, 10)` for
+    CIFAR-10), under `seed`."""
+    net = copy.deepcopy(net)
+    name, last = [(n, m) for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
+    parent = net.get_submodule(name.rpartition(".")[0]) if "." in name else net
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        head = nn.Linear(last.in_features, classes)
+    setattr(parent, name.rpartition(".")[2], head.to(last.weight))
+    return net
+
+
 def layer_agops(net: nn.Module, images: torch.Tensor, src: SourceSettings) -> list[torch.Tensor]:
     """Every conv layer's patch AGOP of `net` over `images` (float, normalized, on the device),
-    over the first `agop_classes` logits (0: all)."""
+    over the first `agop_classes` logits (0: all) of the source's head or of a fresh one
+    (`agop_head`), with or without the measured layer's bias (`agop_bias`)."""
+    if src.agop_head == "fresh":
+        net = with_fresh_head(net, catalog.shape(src.target).classes,
+                              derive_seed(src.seed, "fresh-head", src.target))
     classes = range(src.agop_classes) if src.agop_classes else None
     chunk = 8 if src.image_size >= UPSAMPLE_FROM else 64
-    return list(agop(net, None, images, classes=classes, chunk_size=chunk).values())
+    found = agop(net, None, images, classes=classes, chunk_size=chunk,
+                 keep_bias=src.agop_bias == "kept")
+    return list(found.values())
 
 
 def fold_agop(src: SourceSettings, result: dict, images: data.ImageSet,
               runtime: Runtime) -> list[torch.Tensor]:
     """The source's AGOP per conv layer over `images` (a sample of a target run's training
-    fold), which are normalized as the source run recorded."""
+    fold), normalized as the source run recorded (or, as the original, as the target)."""
     device = runtime.torch_device
     net = source_network(src, result).to(device)
-    return layer_agops(net, source_view(images, stored_stats(result)).to(device), src)
+    return layer_agops(net, agop_view(src, images, stored_stats(result)).to(device), src)
 
 
 def ansatz_rows(nfms: list[torch.Tensor], agops: list[torch.Tensor], state: str) -> list[dict]:
@@ -243,7 +268,7 @@ def run_source(src: SourceSettings, runtime: Runtime) -> dict:
     model, curves, stats = load_source(src, runtime)
     sample = ansatz_images(src)
     stats = stats or (sample.mean, sample.std)  # a state-dict file: the target's own
-    images = source_view(sample, stats).to(device)
+    images = agop_view(src, sample, stats).to(device)
     result: dict = {"normalization": pd.DataFrame(dict(mean=stats[0], std=stats[1]))}
     rows = []
     for state, net in (("trained", model), ("untrained", untrained_twin(model, src))):

@@ -22,7 +22,8 @@ def trainings(cfg: AgopNfmSettings | SourceSettings) -> list[Training]:
     (dataset,) = cfg.datasets
     shape = catalog.shape(dataset)
     images = min(cfg.train_size, shape.train) if cfg.train_size else shape.train
-    return [Training(cfg.model, shape.classes, channels_for(cfg, dataset), cfg.image_size,
+    return [Training(cfg.model, cfg.head_classes or shape.classes, channels_for(cfg, dataset),
+                     cfg.image_size,
                      int(images * (1 - cfg.val_fraction)), cfg.epochs, cfg.batch_size,
                      width=cfg.width, options=(("image_size", cfg.image_size),))]
 
