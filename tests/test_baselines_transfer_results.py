@@ -160,6 +160,16 @@ def test_reported_vs_ours_lists_every_reported_number():
     assert probe.reported == 70.0 and probe.ours == pytest.approx(55.0)
     assert (table.iloc[2:].reported_data == "alien vs predator").all()
     assert (table.iloc[2:].our_epochs == "").all()
+    assert not table.as_run.any() and set(table["original's behaviour in effect"]) == {"none"}
+    assert set(table.interval) == {"seeds (t)"} and table.ours_low.isna().all()  # n = 2
+    as_run = results.reported_vs_ours(baselines, table1, table2, "digits", True,
+                                      "alexnet_dropout2=0.0")
+    assert as_run.as_run.all() and list(as_run.columns[:3]) == [
+        "what", "as_run", "original's behaviour in effect"]
+    three = results.reported_vs_ours(results.baselines(summary_frame(3)), table1, table2, "d")
+    values = 100 * (0.95 + np.arange(3) / 100)
+    half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
+    assert three.iloc[0].ours_low == pytest.approx(values.mean() - half)
 
 
 # --------------------------------------------------------------------------- figures
@@ -191,8 +201,9 @@ def test_learning_curves_draw_every_seed_of_each_split_in_its_panel():
     for ax in fig.axes:
         drawn = [line for line in ax.lines if len(line.get_xdata()) == 3]
         assert len(drawn) == 4  # train and val, two seeds each: lines, not a mean
-        assert sorted(line.get_ydata()[0] for line in drawn) == pytest.approx([0.1, 0.1, 1.1,
-                                                                               1.1])
+        scale = 100 if "accuracy" in ax.get_title() else 1  # accuracy is drawn in %
+        assert sorted(line.get_ydata()[0] for line in drawn) == pytest.approx(
+            [0.1 * scale, 0.1 * scale, 1.1 * scale, 1.1 * scale])
     assert fig._suptitle.get_text() == "t"
 
 

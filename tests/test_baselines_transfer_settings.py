@@ -62,13 +62,18 @@ def test_precision_reaches_every_recipe_and_names_the_runs():
     assert study.source_run(cfg).recipe().precision == "bf16"
     plan = study.transfer_runs(cfg)[0].plan()
     assert plan.recipe("scratch").precision == plan.recipe("head").precision == "bf16"
-    auto = profiles.load(study.STUDY, "smoke")
-    assert auto.precision == "auto" and plan.recipe("head_aug").precision == "bf16"
-    assert {r.recipe().precision for r in study.baseline_runs(auto)} == {"auto"}
+    default = profiles.load(study.STUDY, "smoke")
+    assert default.precision == "float32" and plan.recipe("head_aug").precision == "bf16"
+    assert {profiles.load(study.STUDY, p).precision for p in profiles.PROFILES} == {"float32"}
+    assert {r.recipe().precision for r in study.baseline_runs(default)} == {"float32"}
+    auto = profiles.load(study.STUDY, "smoke", precision="auto")
     for make in (study.baseline_runs, lambda c: [study.source_run(c)], study.transfer_runs):
         named = [store.run_name(r) for r in make(cfg)]
-        assert not set(named) & {store.run_name(r) for r in make(auto)}
+        assert not set(named) & {store.run_name(r) for r in make(default)}
+        # "auto" is the runs' own default (runs stored before the setting keep their names);
+        # float32 names every run, so no run computed under bf16 autocast is taken for it
         assert all("precision" not in store.hashed_settings(r) for r in make(auto))
+        assert all(store.hashed_settings(r)["precision"] == "float32" for r in make(default))
     with pytest.raises(ValueError, match="precision"):
         profiles.load(study.STUDY, "smoke", precision="half")
 
@@ -95,8 +100,8 @@ def test_with_a_linear_head_the_fine_tuned_variants_read_the_svm_features():
         plan = transfer.TransferPlan.adam(1e-3, batch_size=8, scratch_epochs=1, head_epochs=1,
                                           head=head)
         for variant in ("svm", "head"):
-            _, features[head, variant], _ = transfer.run_variant(variant, backbone, train, val,
-                                                                 plan, CPU, seed=0)
+            features[head, variant] = transfer.run_variant(variant, backbone, train, val,
+                                                           plan, CPU, seed=0).features
     assert torch.equal(features["linear", "head"], features["linear", "svm"])
     assert features["mlp", "head"].shape == (10, transfer.HIDDEN)
 

@@ -92,15 +92,19 @@ def test_balanced_sample_and_the_digits_task():
         transfer.class_task("digits", (3, 8), 10, 100, 24, seed=0)
 
 
-def test_source_task_leaves_out_the_target_classes():
+def test_source_task_leaves_out_the_target_classes(tmp_path):
     train, test = transfer.source_data("digits", (3, 8), 16)
     assert train.classes == tuple(str(d) for d in (0, 1, 2, 4, 5, 6, 7, 9))
     assert train.images.shape[1:] == (3, 16, 16) and test.num_classes == 8
     cfg = profiles.load(study.STUDY, "smoke")
     assert study.source_run(cfg).exclude == (3, 8)
     assert study.source_run(dataclasses.replace(cfg, pretrained="imagenet")) is None
-    with pytest.raises(ValueError, match="needs source_dataset"):
-        study.source_run(dataclasses.replace(cfg, folder="/somewhere"))
+    for split in ("train", "validation"):
+        (tmp_path / split).mkdir()
+    with pytest.raises(ValueError, match="^source_dataset: .* needs the data set"):
+        dataclasses.replace(cfg, folder=str(tmp_path))
+    with pytest.raises(ValueError, match="^folder: no such directory '/somewhere'"):
+        dataclasses.replace(cfg, folder="/somewhere")
     runs = study.transfer_runs(cfg)
     assert [r.seed for r in runs] == [0, 1] and len({r.pretrained for r in runs}) == 1
 
@@ -133,10 +137,13 @@ def test_every_variant_runs_and_reports_what_it_classifies_from():
     dims = {"svm": 64, "scratch": transfer.HIDDEN, "head": transfer.HIDDEN,
             "head_aug": transfer.HIDDEN}
     for variant in transfer.VARIANTS:
-        accuracy, x, curves = transfer.run_variant(variant, backbone, train, val, plan, CPU,
-                                                   seed=0)
+        accuracy, correct, x, curves = transfer.run_variant(variant, backbone, train, val,
+                                                            plan, CPU, seed=0)
         assert 0.0 <= accuracy <= 1.0 and x.shape == (10, dims[variant]), variant
         assert curves.empty == (variant == "svm")
+        # per-image correctness: one per validation image, and its mean is the accuracy
+        assert correct.dtype == torch.bool and correct.shape == (10,)
+        assert correct.double().mean().item() == pytest.approx(accuracy, abs=1e-12)
 
 
 def test_an_alien_vs_predator_shaped_folder_loads_and_names_a_corrupt_file(tmp_path):
@@ -193,17 +200,18 @@ def test_each_fit_maps_onto_a_training_recipe():
     cfg = dataclasses.replace(profiles.load(study.STUDY, "smoke"), simple_lr=0.02,
                               alexnet_lr=3e-4, transfer_lr=5e-4, transfer_batch_size=16)
     simple, alexnet, *_ = (run.recipe() for run in study.baseline_runs(cfg))  # first seed
+    f32 = dict(precision="float32")  # the default on every device
     assert simple == Recipe("sgd", 0.02, momentum=0.9, nesterov=True, epochs=cfg.simple_epochs,
-                            batch_size=cfg.batch_size)
+                            batch_size=cfg.batch_size, **f32)
     assert alexnet == Recipe("adam", 3e-4, nesterov=False, epochs=cfg.alexnet_epochs,
-                             batch_size=cfg.batch_size)
+                             batch_size=cfg.batch_size, **f32)
     assert study.source_run(cfg).recipe() == Recipe("adam", 5e-4, epochs=cfg.source_epochs,
-                                                    batch_size=64)
+                                                    batch_size=64, **f32)
     plan = study.transfer_runs(cfg)[0].plan()
     assert plan.recipe("scratch") == Recipe("adam", 5e-4, epochs=cfg.scratch_epochs,
-                                            batch_size=16)
+                                            batch_size=16, **f32)
     assert plan.recipe("head") == plan.recipe("head_aug") == Recipe(
-        "adam", 5e-4, epochs=cfg.head_epochs, batch_size=16)
+        "adam", 5e-4, epochs=cfg.head_epochs, batch_size=16, **f32)
     assert (plan.head, plan.svm_c, plan.shear, plan.zoom) == ("linear", 1.0, 10.0, (0.8, 1.2))
     with pytest.raises(ValueError, match="trains no network"):
         plan.recipe("svm")

@@ -6,9 +6,12 @@ every mean has its n beside it, and intervals are left empty where n < 3 (`table
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from initlab import tables
+from initlab.studies.baselines_transfer import intervals
 
 # The original report. Baselines: (data set, best validation accuracy (%), its epoch).
 REPORTED_BASELINES = {"simple_cnn": ("mnist", 99.01, 10), "reduced_alexnet": ("cifar10", 72.0, 14)}
@@ -30,7 +33,8 @@ MEASURES = {"test_accuracy": "test accuracy, last epoch",
 CONFUSED_COLUMNS = ["model", "dataset", "seed", "class_a", "class_b", "a_as_b", "b_as_a",
                     "total"]
 EMBEDDING_COLUMNS = ["model", "dataset", "seed", "layer", "dims", "accuracy"]
-DIGITS = {"mean": 1, "sd": 1, "ci95_low": 1, "ci95_high": 1, "reported": 1, "ours": 1,
+DIGITS = {"mean": 1, "sd": 1, "ci95_low": 1, "ci95_high": 1, "boot95_low": 1, "boot95_high": 1,
+          "ours_low": 1, "ours_high": 1, "reported": 1, "ours": 1,
           "ours - reported": 1, "difference": 1, "accuracy": 1, "test_accuracy": 1,
           "best_val_accuracy": 1, "p_value": 3, "p_holm": 3}
 """How each column is printed: accuracies and their differences in % to one decimal."""
@@ -92,15 +96,31 @@ def describe_embedding(table: pd.DataFrame) -> pd.DataFrame:
     return tables.describe(table, ["model", "dataset", "layer", "dims"], "accuracy")
 
 
-def beside_reported(frame: pd.DataFrame, reported: dict[str, float]) -> pd.DataFrame:
-    """Per variant: the original's number, our mean over seeds with sd, n and 95% interval
+def beside_reported(frame: pd.DataFrame, reported: dict[str, float],
+                    correct: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per variant: the original's number, our mean over seeds with sd, n and 95% t-interval
     (from a gathered table in percent), and ours minus reported; rows named by
-    `VARIANT_NAMES`, in its order."""
+    `VARIANT_NAMES`, in its order. With the runs' per-image `correct` tables, also the 95%
+    bootstrap interval over seeds *and* validation images (`intervals.two_way`): the
+    t-interval sees only the seeds (the SVM's is empty or zero: no seed changes it)."""
     order = list(VARIANT_NAMES)
     table = tables.describe(frame, ["variant"], "accuracy").set_index("variant").loc[order]
     table.insert(0, "reported", [reported[v] for v in order])
     table["ours - reported"] = table["mean"] - table["reported"]
+    if correct is not None:
+        boot = intervals.two_way(correct).set_index("variant").loc[order]
+        table["boot95_low"], table["boot95_high"] = boot.boot_low, boot.boot_high
     return table.rename(index=VARIANT_NAMES)
+
+
+def paired_bootstrap(correct: pd.DataFrame) -> pd.DataFrame:
+    """Each variant minus `BASELINE_VARIANT` (points) with the 95% bootstrap interval over
+    seeds and validation images, image by image (`intervals.paired`); rows in
+    `VARIANT_NAMES` order."""
+    table = intervals.paired(correct, BASELINE_VARIANT).set_index("variant")
+    order = [v for v in VARIANT_NAMES if v != BASELINE_VARIANT]
+    table = table.loc[order].rename(columns=dict(boot_low="boot95_low", boot_high="boot95_high"))
+    return table.rename(index=VARIANT_NAMES).reset_index()
 
 
 def paired_vs_baseline(frame: pd.DataFrame) -> pd.DataFrame:
@@ -131,22 +151,43 @@ def _p(p: float) -> str:
 
 
 def reported_vs_ours(baselines_table: pd.DataFrame, transfer_accuracy: pd.DataFrame,
-                     transfer_embedding: pd.DataFrame, our_data: str) -> pd.DataFrame:
+                     transfer_embedding: pd.DataFrame, our_data: str, as_run: bool = False,
+                     in_effect: str = "") -> pd.DataFrame:
     """Every number of the original report beside ours, in percent with our n: the baselines'
     best validation accuracy (mean over seeds of the runs in `baselines`, with each seed's
     best epoch) and the transfer tables (from `beside_reported`); `our_data` names the
-    transfer task we ran on."""
+    transfer task we ran on. `ours_low`/`ours_high` is our 95% interval, of the kind
+    `interval` names: over seeds and validation images (bootstrap) where the transfer table
+    has one, over seeds (t) otherwise. Every row says under which settings ours were
+    computed: `as_run` and the settings holding the original's behaviour (`in_effect`)."""
     rows = []
     for (model, dataset), runs in baselines_table.groupby(["model", "dataset"], sort=False):
         reported_data, value, epoch = REPORTED_BASELINES[model]
+        _, low, high, _ = tables.t_interval(runs.best_val_accuracy)
         rows.append(dict(what=f"{model}: best validation accuracy", reported=value,
                          reported_data=reported_data, ours=runs.best_val_accuracy.mean(),
-                         n=len(runs), our_data=dataset, reported_epoch=str(epoch),
+                         n=len(runs), ours_low=low, ours_high=high, interval="seeds (t)",
+                         our_data=dataset, reported_epoch=str(epoch),
                          our_epochs=", ".join(map(str, runs.best_epoch))))
     for table, what in ((transfer_accuracy, "transfer accuracy"),
                         (transfer_embedding, "t-SNE linear probe")):
+        boot = "boot95_low" in table
         for name, row in table.iterrows():
             rows.append(dict(what=f"{what}: {name}", reported=row.reported,
                              reported_data=REPORTED_DATA, ours=row["mean"], n=int(row.n),
-                             our_data=our_data, reported_epoch="", our_epochs=""))
-    return pd.DataFrame(rows)
+                             ours_low=row["boot95_low" if boot else "ci95_low"],
+                             ours_high=row["boot95_high" if boot else "ci95_high"],
+                             interval="seeds and validation images (bootstrap)" if boot
+                             else "seeds (t)", our_data=our_data, reported_epoch="",
+                             our_epochs=""))
+    table = pd.DataFrame(rows)
+    table.insert(1, "as_run", as_run)
+    table.insert(2, "original's behaviour in effect", in_effect or "none")
+    return table
+
+
+def original_in_effect(cfg: Any) -> str:
+    """The settings of `cfg` that hold the original's value (its class's `AS_RUN`), in words."""
+    same = [f"{k}={getattr(cfg, k)}" for k, v in type(cfg).AS_RUN.items()
+            if getattr(cfg, k) == v]
+    return ", ".join(same) or "none"

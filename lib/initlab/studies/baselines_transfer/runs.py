@@ -63,9 +63,10 @@ def run_baseline(run: BaselineRun, runtime: Runtime) -> dict:
     """Train, then look inside: curves, confusion, most confused pairs, t-SNE + linear probe."""
     device = runtime.torch_device
     train, test = baseline_data(run)
+    options = {"dropout2": run.dropout2} if run.model == "reduced_alexnet" else {}
     model = build_model(run.model, train.num_classes, train.in_channels, run.width,
                         seed=derive_seed(run.seed, run.model, "init"),
-                        image_size=train.image_size[0])
+                        image_size=train.image_size[0], **options)
     history = fit(model, train, test, recipe=run.recipe(), runtime=runtime,
                   seed=derive_seed(run.seed, run.model, "batches"), name=run.model)
     logits = features.extract(model, test, "output", device)
@@ -141,7 +142,8 @@ def task_data(run: TransferRun) -> tuple[data.ImageSet, data.ImageSet]:
 
 def run_transfer(run: TransferRun, runtime: Runtime,
                  source_settings: SourceRun | None = None) -> dict:
-    """The four variants under one seed: accuracy, curves, and t-SNE of their features."""
+    """The four variants under one seed: accuracy, whether each validation image was right,
+    curves, and t-SNE of their features."""
     source = None
     if run.pretrained != "imagenet":
         if source_settings is None or store.run_name(source_settings) != run.pretrained:
@@ -152,12 +154,14 @@ def run_transfer(run: TransferRun, runtime: Runtime,
         stats = data.IMAGENET_STATS
     train, val = (s.with_normalization(*stats) for s in task_data(run))
     backbone, plan = _backbone_factory(run, source), run.plan()
-    rows, probes, curves, result = [], [], [], {"labels": val.labels}
+    rows, probes, curves, correct, result = [], [], [], [], {"labels": val.labels}
     embedded: dict[str, tuple[torch.Tensor, float]] = {}  # by the variant whose features
     for variant in transfer.VARIANTS:
         seed = derive_seed(run.seed, "variant", variant)
-        accuracy, x, frame = transfer.run_variant(variant, backbone, train, val, plan, runtime,
-                                                  seed)
+        accuracy, right, x, frame = transfer.run_variant(variant, backbone, train, val, plan,
+                                                         runtime, seed)
+        correct.append(pd.DataFrame(dict(variant=variant, image=range(len(val)),
+                                         correct=right.numpy())))
         source = transfer.feature_source(variant, plan.head)
         if source not in embedded:
             embedding = features.tsne(x, derive_seed(run.seed, "tsne", variant), run.perplexity,
@@ -172,7 +176,8 @@ def run_transfer(run: TransferRun, runtime: Runtime,
                               train_images=len(train), val_images=len(val),
                               image_size=run.image_size)])
     return dict(result, accuracy=pd.DataFrame(rows), embedding=pd.DataFrame(probes),
-                curves=pd.concat(curves, ignore_index=True), task=task)
+                curves=pd.concat(curves, ignore_index=True), task=task,
+                correct=pd.concat(correct, ignore_index=True))
 
 
 # --------------------------------------------------------------------------- the whole study

@@ -5,6 +5,9 @@ and `quick` change; then the settings of each store run derived from them (`base
 A run is named by its settings (see `store.run_name`), so a run's dataclass holds only what
 that run depends on, in flat fields (a nested `Recipe` would not hash into a name): changing
 the transfer settings never renames a baseline run, and the other way round.
+
+Each difference from the original is one field whose value selects the original's behaviour
+(`AS_RUN`, applied by `profiles.load(..., as_run=True)`; docs/04_baselines_transfer.md).
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from initlab import store
-from initlab.data import DATASETS
-from initlab.settings import check_choices, check_positive, not_hashed
+from initlab.settings import not_hashed
 from initlab.studies.baselines_transfer import transfer
-from initlab.training.recipe import PRECISIONS, Recipe
+from initlab.studies.baselines_transfer.checks import check_settings
+from initlab.training.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class BaselinesTransferSettings:
     alexnet_epochs: int = 15
     alexnet_lr: float = 1e-3
     alexnet_train_size: int = 0
+    alexnet_dropout2: float = 0.5  # the second dropout's p; the report's `Dropout(0,5)` is 0
     batch_size: int = 256  # both baselines
     tsne_points: int = 5000  # validation images per t-SNE
     perplexity: float = 30.0
@@ -66,10 +70,14 @@ class BaselinesTransferSettings:
     svm_c: float = 1.0
     shear: float = 10.0  # augmentation: shear (degrees), zoom range, horizontal flip
     zoom: tuple[float, ...] = (0.8, 1.2)
-    precision: str = "auto"  # every training: auto = bf16 autocast on CUDA, float32 elsewhere
+    precision: str = "float32"  # every training, every device; "bf16"/"auto" on request
     seed: int = 0
     seeds: int = not_hashed(3)  # each baseline under seed, seed + 1, ... (the original: one)
     transfer_seeds: int = not_hashed(5)  # transfer runs under seed, seed + 1, ...
+    as_run: bool = not_hashed(False)  # True: every AS_RUN value below (profiles.load)
+
+    AS_RUN: ClassVar[dict[str, Any]] = dict(alexnet_dropout2=0.0)
+    """The report's code as it produced its numbers (docs/04_baselines_transfer.md)."""
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": dict(dataset="digits", simple_width=0.25, simple_epochs=3,
@@ -88,27 +96,7 @@ class BaselinesTransferSettings:
     }
 
     def __post_init__(self) -> None:
-        check_choices("dataset", self.dataset, DATASETS)
-        check_choices("task_dataset", self.task_dataset, DATASETS)
-        for name in ("alexnet_dataset", "source_dataset"):  # "" = skip / the default
-            if getattr(self, name):
-                check_choices(name, getattr(self, name), DATASETS)
-        check_choices("backbone", self.backbone, ("resnet18", "resnet50"))
-        check_choices("head", self.head, ("linear", "mlp"))
-        check_choices("pretrained", self.pretrained, ("imagenet", "source"))
-        check_choices("precision", self.precision, PRECISIONS)
-        check_positive(self, "simple_width", "simple_epochs", "simple_lr", "alexnet_width",
-                       "alexnet_epochs", "alexnet_lr", "batch_size", "perplexity", "image_size",
-                       "task_train_size", "task_val_size", "backbone_width", "source_epochs",
-                       "transfer_lr", "transfer_batch_size", "scratch_epochs", "head_epochs",
-                       "svm_c", "seeds", "transfer_seeds")
-        if self.tsne_iterations < 250:
-            raise ValueError(f"tsne_iterations must be >= 250, got {self.tsne_iterations}")
-        if len(set(self.task_classes)) < 2 or len(set(self.task_classes)) != len(self.task_classes):
-            raise ValueError(f"task_classes must be 2 or more distinct labels, got "
-                             f"{self.task_classes}")
-        if len(self.zoom) != 2 or not 0 < self.zoom[0] <= self.zoom[1]:
-            raise ValueError(f"zoom must be (low, high) with 0 < low <= high, got {self.zoom}")
+        check_settings(self)  # every field's range and relations (checks.py)
 
 
 # --------------------------------------------------------------------------- runs
@@ -132,6 +120,7 @@ class BaselineRun:
     tsne_iterations: int
     seed: int
     precision: str = "auto"  # a default, so that adding it renamed no stored run
+    dropout2: float = 0.5  # the reduced AlexNet's second dropout (SimpleCNN: unused, 0.5)
 
     def recipe(self) -> Recipe:
         """SimpleCNN: SGD with Nesterov momentum 0.9; AlexNet: Adam (the original's)."""
@@ -152,7 +141,8 @@ def baseline_runs(cfg: BaselinesTransferSettings) -> list[BaselineRun]:
         if cfg.alexnet_dataset:
             runs.append(BaselineRun("reduced_alexnet", cfg.alexnet_dataset, cfg.alexnet_width,
                                     cfg.alexnet_epochs, "adam", cfg.alexnet_lr,
-                                    train_size=cfg.alexnet_train_size, **common))
+                                    train_size=cfg.alexnet_train_size,
+                                    dropout2=cfg.alexnet_dropout2, **common))
     return runs
 
 
@@ -183,7 +173,8 @@ class SourceRun:
 class TransferRun:
     """The four transfer variants under one seed (names its store run)."""
     # 3: with a linear head, the frozen-backbone variants share one t-SNE (same features)
-    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
+    # 4: each run also stores whether each validation image was right (`correct`)
+    PROTOCOL: ClassVar[int] = 4  # bump when a run would compute other numbers (store checks)
 
     folder: str
     dataset: str

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import pandas as pd
 import torch
@@ -162,8 +163,9 @@ def augmentation(shear: float = 10.0, scale: tuple[float, float] = (0.8, 1.2)) -
 
 
 def svm_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
-                 val_y: torch.Tensor, c: float, seed: int) -> float:
-    """Validation accuracy of a linear SVM (standardized features) trained on `train_x`."""
+                 val_y: torch.Tensor, c: float, seed: int) -> tuple[float, torch.Tensor]:
+    """Validation accuracy of a linear SVM (standardized features) trained on `train_x`, and
+    whether it got each validation image right."""
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
@@ -171,7 +173,8 @@ def svm_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tens
     svm = make_pipeline(StandardScaler(), LinearSVC(C=c, max_iter=20_000,
                                                     random_state=seed % 2**32))
     svm.fit(train_x.numpy(), train_y.numpy())
-    return float(svm.score(val_x.numpy(), val_y.numpy()))
+    correct = torch.from_numpy(svm.predict(val_x.numpy()) == val_y.numpy())
+    return float(svm.score(val_x.numpy(), val_y.numpy())), correct
 
 
 # --------------------------------------------------------------------------- the four variants
@@ -228,10 +231,21 @@ def _seeded_net(backbone: Backbone, pretrained: bool, k: int, head: str, seed: i
         return transfer_net(module, dim, k, head, frozen=pretrained)
 
 
+class Outcome(NamedTuple):
+    """What one variant gives: validation accuracy, whether each validation image was right
+    (the validation sample's own error comes from these), the features it classifies from,
+    and its learning curves."""
+
+    accuracy: float
+    correct: torch.Tensor
+    features: torch.Tensor
+    curves: pd.DataFrame
+
+
 def run_variant(variant: str, backbone: Backbone, train: ImageSet, val: ImageSet,
-                plan: TransferPlan, runtime: Runtime, seed: int,
-                ) -> tuple[float, torch.Tensor, pd.DataFrame]:
-    """(validation accuracy, validation features, learning curves) of one variant.
+                plan: TransferPlan, runtime: Runtime, seed: int) -> Outcome:
+    """Validation accuracy, per-image correctness, validation features and learning curves
+    of one variant (`Outcome`).
 
     The features are what the variant classifies from: the backbone's pooled features for
     `svm`, the input of the head's last layer otherwise (the 128-d hidden layer of the `mlp`
@@ -245,12 +259,15 @@ def run_variant(variant: str, backbone: Backbone, train: ImageSet, val: ImageSet
         module, _ = backbone(True)
         frozen = Frozen(module)
         train_x, val_x = (extract(frozen, s, "output", device) for s in (train, val))
-        accuracy = svm_accuracy(train_x, train.labels, val_x, val.labels, plan.svm_c, seed)
-        return accuracy, val_x, pd.DataFrame(columns=["epoch", "split", "metric", "value"])
+        accuracy, correct = svm_accuracy(train_x, train.labels, val_x, val.labels, plan.svm_c,
+                                         seed)
+        return Outcome(accuracy, correct, val_x,
+                       pd.DataFrame(columns=["epoch", "split", "metric", "value"]))
     model = _seeded_net(backbone, variant != "scratch", train.num_classes, plan.head, seed)
     draws = augmentation(plan.shear, tuple(plan.zoom)) if variant == "head_aug" else None
     recipe = plan.recipe(variant)
     history = fit(model, train, val, recipe=recipe, runtime=runtime, seed=seed, augment=draws,
                   name=variant)
     _, accuracy = evaluate(model, val, runtime, recipe.precision)
-    return accuracy, extract(model, val, "penultimate", device), history.frame
+    correct = extract(model, val, "output", device).argmax(1) == val.labels
+    return Outcome(accuracy, correct, extract(model, val, "penultimate", device), history.frame)
