@@ -2,7 +2,7 @@
 initialization, `final_experiments.ipynb` and `infrastructure.py`).
 
 Every literal below was produced by running the original's own functions on the same small
-fixed inputs (its code copied into a scratch file outside this repository, torch 2.11, numpy
+fixed inputs (its code copied into a scratch file outside this repository, torch 2.14, numpy
 2.4): `get_custom_clustering_groups`/`custom_clustering` (alignment and aligned mean),
 `create_initialized_model` (both on a whole custom ResNet-18), `generate_gabor_filter` and
 `init_gabor_filters` (Gabor), and torch's `ReduceLROnPlateau(optimizer, "max", patience=5)`
