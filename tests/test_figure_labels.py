@@ -172,3 +172,26 @@ def test_04_transfer_title_names_the_interval_as_drawn_and_the_report_data():
     text = _texts(figures.transfer_accuracy(accuracy, "digits"))
     assert "no interval at n < 3" in text and "CI" not in text
     assert "red x: reported on alien vs predator" in text
+
+
+def test_02_final_panel_legend_sits_under_the_axis_with_every_mark():
+    """Figure 3's legend covered the dashed random line: it now sits under the x axis."""
+    import matplotlib.pyplot as plt
+
+    from initlab.studies.clustered_init import figures
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [50, 60], label="euclidean")
+    ax.axhline(59, ls="--", label="random")
+    marks = figures.mark_reported(ax, [([(0, 60.0), (1, 65.0)], "x", "reported euclidean")],
+                                  "digits")
+    assert marks is not ax and marks.get_ylim() == pytest.approx((58.0, 67.0))  # padded
+    figures.legend_below(ax, marks)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["euclidean", "random",
+                                                         "reported euclidean"]
+    assert marks.get_legend() is None
+    fig.canvas.draw()
+    box = legend.get_window_extent().transformed(ax.transAxes.inverted())
+    assert box.y1 < 0  # wholly under the axis: nothing it names is covered
+    plt.close(fig)

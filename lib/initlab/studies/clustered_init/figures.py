@@ -57,20 +57,39 @@ def curve_panel(frame: pd.DataFrame, hue: str, order: Sequence[str], ax: Axes,
     ax.legend(fontsize=7, title=None)
 
 
-def mark_reported(ax: Axes, series: Marks, dataset: str) -> None:
+def mark_reported(ax: Axes, series: Marks, dataset: str) -> Axes:
     """The original's numbers as crimson marks; off CIFAR-100 on a right-hand axis of their
-    own, since the levels of another data set are not comparable."""
+    own, since the levels of another data set are not comparable (its range padded, so the
+    marks do not sit on our extremes by construction). Returns the axis the marks are on."""
     series = [s for s in series if s[0]]
     if not series:
-        return
+        return ax
     target = ax if dataset == "cifar100" else ax.twinx()
     for points, marker, text in series:
         target.scatter(*zip(*points), marker=marker, s=70, color="crimson", zorder=5, label=text)
     if target is not ax:
+        values = [y for points, _, _ in series for _, y in points]
+        pad = max(2.0, 0.25 * (max(values) - min(values)))
+        target.set_ylim(min(values) - pad, max(values) + pad)
         target.grid(False)
         target.set_ylabel("reported: CIFAR-100, epoch 15 (%)", color="crimson")
         target.tick_params(axis="y", colors="crimson")
-    target.legend(fontsize=7, loc="lower right")
+    return target
+
+
+def legend_below(ax: Axes, marks: Axes, rotated: bool = False) -> None:
+    """One legend for a final panel (our marks and the report's), under its x axis: inside,
+    it covered the random line or the points it names."""
+    handles, labels = ax.get_legend_handles_labels()
+    if marks is not ax:
+        more = marks.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    for axis in {ax, marks}:
+        if axis.get_legend():
+            axis.get_legend().remove()
+    if handles:
+        ax.legend(handles, labels, fontsize=7, loc="upper center", ncol=2,
+                  bbox_to_anchor=(0.5, -0.5 if rotated else -0.3))
 
 
 def best_vs_baselines(curves: pd.DataFrame, order: Sequence[str], dataset: str) -> Figure:
@@ -123,11 +142,12 @@ def _sweep_final(ax: Axes, rows: pd.DataFrame, random: pd.DataFrame,
     values = sorted(last[key].unique())
     ax.set(xlabel=key, ylabel=f"accuracy at epoch {int(rows.epoch.max())} (%)",
            title="final, mean over tasks")
-    ax.legend(fontsize=7, loc="upper left")  # the report's marks take the lower right
     reported = SWEEP_REPORTED[key]
-    mark_reported(ax, [([(i, reported[d][v]) for i, v in enumerate(values) if v in reported[d]],
-                        marker, f"reported {d}")
-                       for d, marker in (("euclidean", "x"), ("fourier_real", "+"))], cfg.dataset)
+    marks = mark_reported(ax, [([(i, reported[d][v]) for i, v in enumerate(values)
+                                 if v in reported[d]], marker, f"reported {d}")
+                               for d, marker in (("euclidean", "x"), ("fourier_real", "+"))],
+                          cfg.dataset)
+    legend_below(ax, marks)
 
 
 def _curves_and_final(frame: pd.DataFrame, order: list[str], reported: dict[str, float],
@@ -143,8 +163,9 @@ def _curves_and_final(frame: pd.DataFrame, order: list[str], reported: dict[str,
                 title="final, mean over tasks")
     if rotate:
         axes[1].tick_params(axis="x", rotation=30)
+        plt.setp(axes[1].get_xticklabels(), ha="right", rotation_mode="anchor")
     marks = [(i, reported[o]) for i, o in enumerate(order) if o in reported]
-    mark_reported(axes[1], [(marks, "x", "reported")], dataset)
+    legend_below(axes[1], mark_reported(axes[1], [(marks, "x", "reported")], dataset), rotate)
     fig.tight_layout()
     return fig
 
