@@ -134,3 +134,23 @@ def test_an_init_without_any_score_is_neither_reference_nor_ranked():
     assert _row(table, "03_agop_nfm_init", "lsuv")["difference"] == pytest.approx(1.0)
     assert math.isnan(_row(table, "03_agop_nfm_init", "kaiming_normal")["rank"])
     assert list(table["init"]) == ["lsuv", "default", "kaiming_normal"]
+
+
+def test_the_figure_is_sized_by_its_panels_and_says_which_intervals_it_draws(three_studies):
+    scores = compare.load_scores(three_studies)
+    table = compare.summarize(scores)
+    fig = compare.figure(scores, table)
+    width, height = fig.get_size_inches()
+    assert width == pytest.approx(3 * compare.COLUMN_INCHES)
+    # one row of three panels, its longest list of inits has three
+    assert height == pytest.approx(compare.ROW_INCHES + 3 * compare.INIT_INCHES + 0.4)
+    assert "95% t-interval where n >= 3" in fig._suptitle.get_text()  # 03 has 3, 02 has 2
+    only_two = scores[scores.unit.isin([0, 1])]
+    fig = compare.figure(only_two, compare.summarize(only_two))
+    assert "no interval at n < 3" in fig._suptitle.get_text()
+    many = pd.concat([_scores("01_warm_start", "digits", "random",
+                              {f"init{i}": [50.0, 51.0, 52.0] for i in range(12)}), scores])
+    rows = compare.figure(many, compare.summarize(many)).axes[0].get_gridspec()
+    ratios = rows.get_height_ratios()
+    assert ratios == pytest.approx([compare.ROW_INCHES + 12 * compare.INIT_INCHES,
+                                    compare.ROW_INCHES + 2 * compare.INIT_INCHES])

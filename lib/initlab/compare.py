@@ -13,6 +13,7 @@ files only, like the report page that links it.
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ COLUMNS = ("study", "dataset", "init", "unit", "value", "metric", "baseline")
 PANEL = ["study", "dataset", "metric"]
 REFERENCE = "kaiming_normal"
 NAME = "compare"
+COLUMN_INCHES, ROW_INCHES, INIT_INCHES = 3.9, 1.3, 0.26  # about 1,750 px wide at 150 dpi
+WRAP = 34  # characters of a panel's title or axis label per line: neighbours never overlap
 DIGITS = {"rank": 0, "mean": 1, "sd": 1, "ci95_low": 1, "ci95_high": 1, "difference": 1,
           "difference_low": 1, "difference_high": 1, "pairs": 0, "p_value": 3, "p_holm": 3}
 
@@ -99,14 +102,18 @@ def _panel_table(panel: pd.DataFrame) -> pd.DataFrame:
 
 def figure(scores: pd.DataFrame, table: pd.DataFrame) -> Figure:
     """One panel per study, data set and metric: each unit's score as a dot, the mean with its
-    95% interval as a black diamond, the reference's mean as a dashed line."""
+    95% interval (where n >= 3) as a black diamond, the reference's mean as a dashed line.
+    A row of panels is as tall as its longest list of inits, so short panels stay short."""
     plots.use_style()
     panels = list(table.groupby(PANEL, sort=True))
     columns = min(3, len(panels))
     rows = math.ceil(len(panels) / columns)
-    height = max(2.4, 0.42 * table.groupby(PANEL).size().max() + 1.2)
-    fig = Figure(figsize=(4.6 * columns, height * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    counts = [len(stats) for _, stats in panels] + [0] * (rows * columns - len(panels))
+    heights = [ROW_INCHES + INIT_INCHES * max(counts[r * columns:(r + 1) * columns])
+               for r in range(rows)]  # each row as tall as its longest panel needs
+    fig = Figure(figsize=(COLUMN_INCHES * columns, sum(heights) + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False,
+                                      gridspec_kw=dict(height_ratios=heights))).ravel()
     rng = np.random.default_rng(0)  # the dots' jitter: the same figure on every run
     for ax, (key, stats) in zip(axes, panels):
         study, dataset, metric = key
@@ -124,11 +131,12 @@ def figure(scores: pd.DataFrame, table: pd.DataFrame) -> Figure:
                        linestyle="--", linewidth=1)
         ax.set_yticks(range(len(inits)), inits)
         ax.set_ylim(len(inits) - 0.5, -0.5)
-        ax.set(title=f"{study} · {dataset}", xlabel=metric)
+        ax.set_title(textwrap.fill(f"{study} · {dataset}", WRAP), fontsize=10)
+        ax.set_xlabel(textwrap.fill(metric, WRAP), fontsize=9)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle("dots: units; diamonds: mean and 95% interval; dashed: the reference's mean",
-                 fontsize=9)
+    fig.suptitle(f"Dots: units; {plots.interval_caption(table['n'])}; dashed: the "
+                 "reference's mean", fontsize=11)
     return fig
 
 
