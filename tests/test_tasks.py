@@ -66,12 +66,12 @@ def test_cifar100_task_is_ten_fine_classes_when_the_data_is_there():
     assert task.num_classes == 10 and len(task) == 1000
 
 
-def test_recipes_are_sgd_with_the_source_and_target_step_schedules():
+def test_recipes_are_sgd_with_the_source_and_target_plateau_schedules():
     cfg = profiles.load("02_clustered_init", "paper")
     target = design.template(cfg)
     source = design.source_runs(cfg)[0]
     common = dict(optimizer="sgd", lr=0.01, momentum=0.9, weight_decay=1e-4, batch_size=128,
-                  lr_every=6)
+                  lr_every=6, lr_schedule="plateau_max", precision="float32")
     assert recipe(source) == Recipe(**common, epochs=25, lr_factor=0.5)
     assert recipe(target) == Recipe(**common, epochs=15, lr_factor=0.2)
     quick = profiles.load("02_clustered_init", "quick")
