@@ -232,9 +232,22 @@ def run_many(
             f"(the other runs are stored):\n  " + "\n  ".join(failures)
             + "\nLower the learning rate or change the seed for these runs."
         )
+    if not missing:  # all were just checked (rendering): read them, not check them again
+        return [_read_checked(study, s, fn, runtime, train, root) for s in settings_list]
     # train: a run whose files were altered with their manifest (found only when loaded) is
     # set aside and computed again here
     return [run(study, s, fn, runtime=runtime, train=train, root=root) for s in settings_list]
+
+
+def _read_checked(study: str, settings, fn: RunFn, runtime: Runtime, train: bool,
+                  root: Path | None) -> Result:
+    """A run that `is_done` has just checked, read without hashing its files again; one whose
+    files do not load (or are gone meanwhile) goes through `run`, which names it and, with
+    `train`, sets it aside and computes it again."""
+    try:
+        return read(run_dir(study, settings, root))
+    except (Unreadable, OSError):
+        return run(study, settings, fn, runtime=runtime, train=train, root=root)
 
 
 def _compute_here(study: str, missing: list, fn: RunFn, runtime: Runtime, root: Path | None,
