@@ -131,6 +131,9 @@ def test_report_inlines_short_tables_and_links_long_ones():
     assert "| 0 |" not in long and f"{limit + 1} rows" in long
     assert "[Markdown](05_parameter_dynamics/weight_histograms.md)" in long
     assert "[CSV](05_parameter_dynamics/weight_histograms.csv)" in long
+    tables.save(pd.DataFrame({"bin": range(limit + 1)}), "reported_vs_ours", folder)
+    first = report.write("smoke").read_text().split("### reported vs ours")[1]
+    assert f"| {limit} |" in first.split("###")[0]  # what a reader looks for: always shown
 
 
 def _fake_papermill(monkeypatch, seen: dict, fail: bool = False):

@@ -30,11 +30,12 @@ def _record(folder: Path) -> dict:
 
 def _table_body(table: Path, study: str) -> list[str]:
     """A short table inlined with a link to its CSV; a long one (more than `INLINE_ROWS` rows:
-    study 05's histograms run to thousands) only linked, with its row count."""
+    study 05's histograms run to thousands) only linked, with its row count. The tables a
+    reader looks for first (`FIRST_TABLES`) are inlined whatever their length."""
     text = table.read_text().strip()
     rows = _table_rows(text)
     csv = f"[CSV]({study}/{table.stem}.csv)"
-    if rows <= INLINE_ROWS:
+    if rows <= INLINE_ROWS or table.stem in FIRST_TABLES:
         return [text, "", csv]
     return [f"{rows} rows, too many to show here: [Markdown]({study}/{table.name}) · {csv}"]
 
