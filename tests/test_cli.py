@@ -16,7 +16,7 @@ def test_list_shows_studies_profiles_and_settings(capsys):
      "unknown study '01_warm'; choose from 01_warm_start"),
     (["run", "--profile", "fast"], "unknown profile 'fast'; choose one of smoke, quick, paper"),
     (["run", "-p", "iteration", "3"], "unknown parameter 'iteration'"),
-    (["run", "-p", "iterations", "many"], "'iterations' wants a int"),
+    (["run", "-p", "iterations", "many"], "'iterations' wants a whole number"),
     (["render", "--device", "tpu"], "unknown device 'tpu'"),
 ])
 def test_bad_requests_exit_2_with_a_clear_message(argv, message, capsys):

@@ -9,6 +9,7 @@ not name a run, so asking for more iterations reuses the ones already stored.
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
 import typing
 from dataclasses import field
@@ -49,8 +50,8 @@ def check_range(settings: Any, name: str, low: float | None = None, high: float 
             bounds = [f"> {above:g}" if above is not None else "",
                       f">= {low:g}" if low is not None else "",
                       f"<= {high:g}" if high is not None else ""]
-            raise ValueError(f"{name} must be a finite number {' and '.join(b for b in bounds if b)}"
-                             f", got {item!r}")
+            wanted = " and ".join(b for b in bounds if b)
+            raise ValueError(f"{name} must be a finite number {wanted}, got {item!r}")
 
 
 def check_dataset_fields(settings: Any) -> None:
@@ -61,6 +62,15 @@ def check_dataset_fields(settings: Any) -> None:
             check_choices(f.name, value, DATASETS)
 
 
+class UnknownSetting(ValueError):
+    """A value for a setting the class does not have (the runner names the study with it)."""
+
+    def __init__(self, key: str, cls: type, names: list[str]) -> None:
+        super().__init__(f"unknown parameter {key!r} for {cls.__name__}; valid names: "
+                         f"{', '.join(names)}")
+        self.key, self.names = key, names
+
+
 def check_overrides(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     """Reject unknown names and coerce values to the field's type (CLI strings included)."""
     hints = typing.get_type_hints(cls)
@@ -68,11 +78,12 @@ def check_overrides(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     checked = {}
     for key, value in values.items():
         if key not in names:
-            raise ValueError(
-                f"unknown parameter {key!r} for {cls.__name__}; valid names: {', '.join(names)}"
-            )
+            raise UnknownSetting(key, cls, names)
         checked[key] = _coerce(key, value, hints[key])
     return checked
+
+
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:
@@ -86,6 +97,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             raise TypeError(f"parameter {key!r} wants a list, got {value!r}")
         item_type = typing.get_args(hint)[0]
         return tuple(_coerce(key, item, item_type) for item in items)
+    if hint is float:
+        return _finite(key, value)
     try:
         if hint is bool and isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0"):
@@ -98,6 +111,31 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         if getattr(hint, "PARSES_SETTING", False):  # a kind whose errors say what is wrong
             text = str(error)  # (inits.InitOptions): its own message, named once
             raise TypeError(text if text.startswith(key) else f"{key}: {text}") from None
-        raise TypeError(
-            f"parameter {key!r} wants a {hint.__name__}, got {value!r}"
-        ) from None
+        kind = _KINDS.get(hint, f"a {getattr(hint, '__name__', hint)}")
+        raise TypeError(f"parameter {key!r} wants {kind}, got {value!r}") from None
+
+
+def _finite(key: str, value: Any) -> float:
+    """`value` as a float that means what was written: not nan or infinite, and not a number
+    written nonzero that rounds to 0 (`1e-400`) or to infinity (`1e400`)."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        number = float(value)
+    except OverflowError:  # an int beyond a float's range
+        number = math.inf
+    except (TypeError, ValueError):
+        raise TypeError(f"parameter {key!r} wants a number, got {value!r}") from None
+    if not math.isfinite(number) or (number == 0 and isinstance(value, str)
+                                     and _nonzero(value)):
+        raise TypeError(f"parameter {key!r} wants a finite number a float can hold "
+                        f"(about 1e-308 to 1e308 in size, or 0), got {value!r}")
+    return number
+
+
+def _nonzero(text: str) -> bool:
+    """Whether a number written as text is nonzero (before a float rounds it)."""
+    try:
+        return decimal.Decimal(text.strip().replace("_", "")) != 0
+    except decimal.InvalidOperation:
+        return False
