@@ -211,12 +211,23 @@ def test_missing_data_says_where_and_how(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "svhn"])
-def test_failed_download_raises_data_unavailable(tmp_path, no_network, name):
+def test_failed_download_says_what_it_tried_and_leaves_nothing_behind(tmp_path, no_network,
+                                                                      name):
+    (tmp_path / "kept").mkdir()  # what was there before stays
     with pytest.raises(DataUnavailableError) as info:
-        data.load(name, "test", root=tmp_path, download=True)
-    assert "could not download" in str(info.value)
-    assert str(data.expected_files(name, tmp_path)[-1]) in str(info.value)
-    assert f"initlab data download {name}" in str(info.value)
+        data.load(name, "test", root=tmp_path / "data", download=True)
+    message = str(info.value)
+    assert message.startswith(f"could not download {name} from http")
+    assert "(network disabled in tests)" in message and "\n" not in message
+    last = data.expected_files(name, tmp_path / "data")[-1]
+    assert f"{last.name} into {last.parent}" in message and "by hand" in message
+    assert "initlab data download" not in message  # the command that just failed
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]  # no empty data/MNIST/raw
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "other").mkdir()
+    with pytest.raises(DataUnavailableError):
+        data.download(name, tmp_path / "data")
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["other"]
 
 
 def test_bad_name_split_option():

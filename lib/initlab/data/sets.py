@@ -7,7 +7,10 @@ missing says which and the command that fetches them: `initlab data download NAM
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -182,10 +185,13 @@ def download(name: str, root: str | Path | None = None) -> Path:
 
 def _fetch(name: str, base: Path) -> None:
     """Download with torchvision's dataset classes (mirrors, md5 checks, extraction) into the
-    layout our readers expect; we never read data through those classes."""
+    layout our readers expect; we never read data through those classes. A failed download
+    removes the folders it created and says where it tried and where the files go by hand."""
     import torchvision.datasets as tvd
 
+    created = [p for p in (base, *base.parents) if not p.exists()]  # innermost first
     base.mkdir(parents=True, exist_ok=True)
+    before = set(base.iterdir())  # what was there before is never removed
     try:
         if name in ("mnist", "fashion_mnist"):
             (tvd.MNIST if name == "mnist" else tvd.FashionMNIST)(base, train=True, download=True)
@@ -202,9 +208,42 @@ def _fetch(name: str, base: Path) -> None:
                                          remove_finished=True)
             reorganize_tiny_imagenet_val(base / "tiny-imagenet-200")
     except (OSError, RuntimeError) as err:  # URLError is an OSError; torchvision wraps some
-        missing = [str(p) for p in expected_files(name, base) if not p.exists()]
-        raise DataUnavailableError(f"could not download {name} into {base} (missing: "
-                                   f"{', '.join(missing)}): {err}\n{_fetch_hint(name)}") from err
+        for path in set(base.iterdir()) - before & _own_entries(name, base):  # it started
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+        for folder in created:  # only while empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise DataUnavailableError(_failed_download(name, base, err)) from None
+
+
+def _own_entries(name: str, base: Path) -> set[Path]:
+    """The entries of `base` a download of `name` writes (its folders and archives)."""
+    tops = {base / p.relative_to(base).parts[0] for p in expected_files(name, base)
+            if p.is_relative_to(base)}
+    return tops | {base / url.rsplit("/", 1)[-1] for url in _sources(name)}
+
+
+def _sources(name: str) -> list[str]:
+    """Where torchvision downloads data set `name` from."""
+    import torchvision.datasets as tvd
+
+    return {"mnist": tvd.MNIST.mirrors, "fashion_mnist": tvd.FashionMNIST.mirrors,
+            "cifar10": [tvd.CIFAR10.url], "cifar100": [tvd.CIFAR100.url],
+            "svhn": [tvd.SVHN.split_list[s][0] for s in SPLITS],
+            "tiny_imagenet": [TINY_IMAGENET_URL]}.get(name, [])
+
+
+def _failed_download(name: str, base: Path, err: BaseException) -> str:
+    """One line: what was tried, why it failed, and where the files go by hand."""
+    reasons = list(dict.fromkeys(re.findall(r"<urlopen error (.*?)>", str(err))))
+    reason = "; ".join(reasons) or " ".join(str(err).split()) or type(err).__name__
+    folders: dict[Path, list[str]] = {}
+    for path in expected_files(name, base):
+        folders.setdefault(path.parent, []).append(path.name)
+    where = "; ".join(f"{', '.join(files)} into {folder}" for folder, files in folders.items())
+    gz = " (raw or .gz)" if name in ("mnist", "fashion_mnist") else ""
+    return (f"could not download {name} from {', '.join(_sources(name))} ({reason}). To add it "
+            f"by hand, put {where}{gz}, or point INITLAB_DATA at a folder that holds them.")
 
 
 # --------------------------------------------------------------------------- loading
