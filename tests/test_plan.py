@@ -74,7 +74,7 @@ def test_plan_on_the_command_line(capsys):
 def test_the_paper_profile_is_planned_without_its_data(tmp_path, monkeypatch):
     monkeypatch.setenv("INITLAB_DATA", str(tmp_path / "no-data"))
     plans = {study: plan.plan_study(study, profiles.load(study, "paper"))
-             for study in plan.MODULES}
+             for study in plan.PACKAGES}
     # 02: 51 source models and 2,815 target runs (Tiny ImageNet's 15 counted as asked for);
     # 03: a source per data set and 108 VGG11 runs; 04: 2 baselines x 3 seeds and 5 transfer
     # runs; 05: 54 grid cells x 3 seeds

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
-from initlab.models import build_model
-from initlab.training.recipe import autocast
 from initlab.training.runtime import Runtime, prepare
 from initlab.training.work import Training
+
+# The models and torch's FLOP counter are imported by `measure`: `initlab plan` imports this
+# module, and needs neither when every run is stored.
 
 MIN_SECONDS = 1.0  # time at least this long (and at least two steps, at most MAX_STEPS)
 MAX_STEPS = 5
@@ -46,6 +46,8 @@ def measure(training: Training, runtime: Runtime) -> Cost:
     """Build the model, count its forward FLOPs for one image, time a few training steps in
     the run's batch size (on a CPU, a small batch first: a large model's cost per image
     hardly depends on the batch there, and its full batch could take minutes)."""
+    from initlab.models import build_model
+
     runtime.apply()
     model = build_model(training.arch, training.classes, training.channels, training.width,
                         seed=0, **dict(training.options))
@@ -81,6 +83,8 @@ def _seconds_per_image(model: nn.Module, forward, training: Training, runtime: R
 
 def _forward_flops(model: nn.Module, training: Training) -> float | None:
     """FLOPs of one image's forward pass (torch's counter; None if an op defeats it)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     x = torch.randn(2, training.channels, training.size, training.size)
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
@@ -102,6 +106,8 @@ def _step(model: nn.Module, forward, x: torch.Tensor, y: torch.Tensor, device: t
             torch.cuda.synchronize()
         elif device.type == "mps":
             torch.mps.synchronize()
+
+    from initlab.training.recipe import autocast
 
     def step() -> None:
         with autocast(device), torch.set_grad_enabled(not frozen):

@@ -1,66 +1,86 @@
 """`initlab`: run, re-render, plan and list the studies; compare the inits across them; check
 and fetch data sets."""
 
+# This module imports only what every command needs (argparse, paths, the runner's name
+# checks): torch, pandas, matplotlib, papermill and the studies load inside the commands that
+# use them, so `--help` and a mistyped study answer at once (tests/test_cli_imports.py).
+
 from __future__ import annotations
 
 import argparse
+import decimal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from initlab import compare, console, paths, plan, profiles, report, runner, store
+from initlab import console, paths, runner
 from initlab.training.cluster import Cluster, parse_pairs
-from initlab.training.runtime import DEVICES, Runtime
+
+if TYPE_CHECKING:
+    from initlab.training.runtime import Runtime
+
+PROFILES = runner.PROFILES
+# For the help texts only, without importing torch (tests/test_cli_imports.py checks that it
+# equals training.runtime.DEVICES).
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _parse_value(text: str):
     """`-p iterations 3` -> 3, `-p noises blur,gaussian` -> 'blur,gaussian' (split later).
 
     Only `true`/`false` mean booleans: YAML 1.1 would also read on/off/yes/no as booleans,
-    which turned `-p tiny_imagenet off` into False."""
+    which turned `-p tiny_imagenet off` into False. A nonzero float YAML rounds to 0
+    (`1.0e-400`) stays text, so the settings' coercion rejects it instead of using 0."""
+    import yaml
+
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
     if isinstance(value, bool) and text.strip().lower() not in ("true", "false"):
         return text
+    if isinstance(value, float) and value == 0 and _nonzero(text):
+        return text
     return value
+
+
+def _nonzero(text: str) -> bool:
+    try:
+        return decimal.Decimal(text.strip().replace("_", "")) != 0
+    except decimal.InvalidOperation:
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="initlab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("run", "train what is missing, then execute the notebooks"),
-                       ("render", "re-execute the notebooks from the store only (no training)")):
+                       ("render", "re-execute the notebooks from the store only (no training)"),
+                       ("plan", "runs stored and missing, the work and time they need")):
         p = sub.add_parser(name, help=text)
         p.add_argument("studies", nargs="*", help="study names (default: all)")
-        p.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+        p.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
         p.add_argument("-p", "--param", nargs=2, action="append", default=[],
-                       metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
+                       metavar=("KEY", "VALUE"), help="override a setting of every study run, "
+                       "e.g. -p dataset mnist")
         p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
-        p.add_argument("--compile", action="store_true",
-                       help="torch.compile the models (long GPU runs; slower for short ones)")
         p.add_argument("--threads", type=int, default=0,
                        help="CPU threads for training (default 0: one for small models)")
+        if name == "plan":
+            continue
+        p.add_argument("--compile", action="store_true",
+                       help="torch.compile the models (long GPU runs; slower for short ones)")
         p.add_argument("--verbose", action="store_true",
                        help="show the notebook's whole log (always in <study>.log beside it)")
         if name == "run":
             _executor_arguments(p)
-    plan = sub.add_parser("plan", help="runs stored and missing, the work and time they need")
-    plan.add_argument("studies", nargs="*", help="study names (default: all)")
-    plan.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
-    plan.add_argument("-p", "--param", nargs=2, action="append", default=[],
-                      metavar=("KEY", "VALUE"), help="override a setting, e.g. -p dataset mnist")
-    plan.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
-    plan.add_argument("--threads", type=int, default=0, help="CPU threads, as for `run`")
     sub.add_parser("list", help="studies, profiles and their settings")
     rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
-    rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+    rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
     comp = sub.add_parser("compare", help="one page of every init across the studies that "
                           "have run: figures/<profile>/compare.md")
-    comp.add_argument("--profile", default="smoke", help=f"one of {', '.join(profiles.PROFILES)}")
+    comp.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
     comp.add_argument("-p", "--param", nargs=2, action="append", default=[],
                       metavar=("KEY", "VALUE"), help="the -p values the studies ran with (they "
                       "name the output folder)")
@@ -98,12 +118,23 @@ def _cluster(args) -> Cluster:
                    args.time, args.account, args.qos, parse_pairs(args.slurm))
 
 
+def _overrides(args) -> dict:
+    return {key: _parse_value(value) for key, value in args.param}
+
+
 def cmd_run(args, train: bool) -> int:
-    overrides = {key: _parse_value(value) for key, value in args.param}
+    overrides = _overrides(args)
+    runner.check_names(args.studies, args.profile)  # a typo fails before torch is imported
+    paths.check_folders(read=("data", "store"), write=("figures",))
+    from initlab import compare, plan, profiles, report, store
+    from initlab.training.runtime import Runtime
+
     runtime = Runtime(args.device, args.compile, args.threads, progress="log",
                       cluster=_cluster(args))  # checks them
     store.jobs.check_available(runtime.cluster)
     chosen = runner.check_request(args.studies, args.profile, overrides)
+    for study in chosen if train else ():
+        plan.check_store_writable(study, profiles.load(study, args.profile, **overrides))
     failed, study, stored = [], chosen[0], _stored_runs(chosen[0])
     try:
         for study in chosen:
@@ -130,6 +161,12 @@ def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -
         outcome = runner.execute(study, args.profile, overrides, runtime, train,
                                  verbose=args.verbose, on_cell=line.on_cell)
     took = time.perf_counter() - start
+    runs = line.runs_text()
+    if outcome.kernel_died:
+        print(f"!! {study}: the kernel died after {took:.0f} s (killed, or out of memory?)"
+              f"{'; ' + line.stored_text() if runs else ''}; log: {outcome.log}",
+              file=sys.stderr)
+        return False
     if outcome.error:
         shown = [] if args.verbose else console.tail(outcome.log)
         print(f"!! {study} failed after {took:.0f} s in {outcome.error}", file=sys.stderr)
@@ -137,13 +174,18 @@ def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -
         print(f"   partial notebook: {outcome.notebook}\n   log: {outcome.log}",
               file=sys.stderr)
         return False
-    print(f"ok {study} in {took:.0f} s -> {outcome.notebook.parent}", flush=True)
+    print(f"ok {study} in {took:.0f} s{': ' + runs if runs else ''} -> "
+          f"{outcome.notebook.parent}", flush=True)
+    if aside := console.set_aside(outcome.log):
+        print(f"   {aside}", flush=True)
     return True
 
 
 def _run_folders(study: str, profile: str, overrides: dict) -> list[Path] | None:
     """The store folders of the study's runs, for the progress line (None if they cannot be
     listed here: the notebook will say why)."""
+    from initlab import plan, profiles
+
     try:
         return plan.run_folders(study, profiles.load(study, profile, **overrides))
     except Exception:  # noqa: BLE001 - only the progress line's run count is lost
@@ -156,7 +198,12 @@ def _stored_runs(study: str) -> int:
 
 
 def cmd_plan(args) -> int:
-    overrides = {key: _parse_value(value) for key, value in args.param}
+    overrides = _overrides(args)
+    runner.check_names(args.studies, args.profile)
+    paths.check_folders(read=("data", "store"))
+    from initlab import plan, profiles
+    from initlab.training.runtime import Runtime
+
     runtime = Runtime(args.device, threads=args.threads)
     chosen = runner.check_request(args.studies, args.profile, overrides)
     configs = {s: profiles.load(s, args.profile, **overrides) for s in chosen}
@@ -167,19 +214,23 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def cmd_compare(args) -> int:
-    """Write the compare page of an output folder, then the report page that links it."""
-    overrides = {key: _parse_value(value) for key, value in args.param}
-    if args.profile not in profiles.PROFILES:
-        raise ValueError(f"unknown profile {args.profile!r}; choose one of "
-                         f"{', '.join(profiles.PROFILES)}")
-    output = paths.output_name(args.profile, overrides)
-    print(f"compare: {compare.write(output)}", flush=True)
-    print(f"report: {report.write(output)}", flush=True)
+def cmd_pages(args) -> int:
+    """`report`: figures/<profile>/README.md from what has run; `compare`: the compare page
+    of an output folder, then the report page that links it."""
+    runner.check_names([], args.profile)
+    paths.check_folders(write=("figures",))
+    from initlab import compare, report
+
+    output = paths.output_name(args.profile, _overrides(args) if "param" in args else {})
+    if args.command == "compare":
+        print(f"compare: {compare.write(output)}", flush=True)
+    print(f"{'report: ' if args.command == 'compare' else ''}{report.write(output)}", flush=True)
     return 0
 
 
 def cmd_list() -> int:
+    from initlab import profiles
+
     for study in runner.studies():
         print(study)
         for profile, values in profiles.describe(study).items():
@@ -189,6 +240,7 @@ def cmd_list() -> int:
 
 
 def cmd_data(args) -> int:
+    paths.check_folders(read=("data",), write=("data",) if args.action == "download" else ())
     from initlab import data
 
     names = args.names or list(data.DATASETS)
@@ -198,36 +250,49 @@ def cmd_data(args) -> int:
             data.download(name)
         present = data.available(name)
         missing += not present
-        where = ", ".join(str(p) for p in data.expected_files(name)[:2])
-        print(f"{name:15s} {'present' if present else 'MISSING'}  {where}")
+        print(f"{name:15s} {'present' if present else 'MISSING'}  {_data_where(data, name)}")
     print(f"data folder: {paths.data_dir()}")
     return 1 if missing and args.action == "download" else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from initlab.data import DataUnavailableError
+def _data_where(data, name: str) -> str:
+    """Where a data set's files are (or go); an image folder is the user's own."""
+    if name == "image_folder":
+        return ("your own folder of train/<class>/<image> and test/<class>/<image>, given "
+                "where it is used (study 04: -p folder /path/to/it; data.load: path=)")
+    return ", ".join(str(p) for p in data.expected_files(name)[:2])
 
+
+COMMANDS = {"plan": cmd_plan, "compare": cmd_pages, "report": cmd_pages,
+            "list": lambda args: cmd_list(), "data": cmd_data,
+            "run": lambda args: cmd_run(args, train=True),
+            "render": lambda args: cmd_run(args, train=False)}
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the user's to fix (one line, no traceback): the built-in kinds,
+    and the package's own where their modules were loaded (an error of a module never
+    imported cannot have been raised)."""
+    kinds: list[type[BaseException]] = [ValueError, TypeError, LookupError, OSError]
+    for module, name in (("initlab.data.sets", "DataUnavailableError"),
+                         ("initlab.store.jobs", "ExecutorUnavailable")):
+        if loaded := sys.modules.get(module):
+            kinds.append(getattr(loaded, name))
+    return tuple(kinds)
+
+
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("run", "render"):
-            return cmd_run(args, train=args.command == "run")
-        if args.command == "plan":
-            return cmd_plan(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "list":
-            return cmd_list()
-        if args.command == "report":
-            print(report.write(args.profile))
-            return 0
-        return cmd_data(args)
-    except (ValueError, TypeError, LookupError, OSError, DataUnavailableError,
-            store.ExecutorUnavailable) as error:
-        print(f"initlab: error: {error}", file=sys.stderr)
-        return 2
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        if not isinstance(error, _user_errors()):
+            raise
+        print(f"initlab: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 JupyterLab starts kernels in `notebooks/`, papermill in the repository root, a test in a
 temporary folder: every path the package writes must resolve to the same place in all three.
 `INITLAB_ROOT` overrides the search; `INITLAB_DATA` overrides the data folder alone.
+`check_folders` says what is wrong with a folder (a symlink loop, a file, read-only) when a
+command starts, in one line, rather than in a notebook cell later.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 _MARKERS = ("pyproject.toml", "notebooks")
@@ -61,11 +65,16 @@ def output_name(profile: str, overrides: dict | None = None) -> str:
     return f"{profile}+{slug}"
 
 
+def figures_root() -> Path:
+    """`figures/` (`INITLAB_FIGURES` replaces it)."""
+    base = os.environ.get("INITLAB_FIGURES")
+    return Path(base).expanduser().resolve() if base else project_root() / "figures"
+
+
 def figures_dir(output: str, study: str | None = None) -> Path:
     """`figures/<output>/<study>/` (`INITLAB_FIGURES` replaces `figures/`), created on demand;
     `output` is a profile or a variant named by `output_name`."""
-    base = os.environ.get("INITLAB_FIGURES")
-    folder = (Path(base).expanduser().resolve() if base else project_root() / "figures") / output
+    folder = figures_root() / output
     if study:
         folder = folder / study
     folder.mkdir(parents=True, exist_ok=True)
@@ -74,3 +83,66 @@ def figures_dir(output: str, study: str | None = None) -> Path:
 
 def notebooks_dir() -> Path:
     return project_root() / "notebooks"
+
+
+FOLDERS = {"data": ("INITLAB_DATA", data_dir), "store": ("INITLAB_STORE", store_dir),
+           "figures": ("INITLAB_FIGURES", figures_root)}
+
+
+def check_folders(read: Iterable[str] = (), write: Iterable[str] = ()) -> None:
+    """Check the folders a command reads and writes ("data", "store", "figures").
+
+    Raises ValueError naming the folder, the variable that set it and what is wrong: a
+    symlink loop, a file where a folder should be, a folder that cannot be read, written or
+    created. A folder that does not exist yet is fine when it can be created."""
+    write = set(write)
+    for name, (variable, where) in FOLDERS.items():
+        if name not in write and name not in read:
+            continue
+        label = f"{name} folder" + (f" ({variable}={os.environ[variable]})"
+                                    if os.environ.get(variable) else "")
+        try:
+            folder = where()
+        except (RuntimeError, OSError) as error:  # resolve(): "Symlink loop from ..."
+            raise ValueError(f"{label}: {_reason(error)}") from None
+        if problem := _problem(folder, name in write):
+            raise ValueError(f"{label} {folder} {problem}")
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error)
+    return "is a symbolic link loop" if "loop" in text.lower() else text
+
+
+def _problem(folder: Path, write: bool) -> str | None:
+    """What is wrong with `folder` for reading (and writing), or None."""
+    if folder.is_symlink() and not folder.exists():
+        try:
+            folder.resolve()
+        except (RuntimeError, OSError) as error:
+            return _reason(error)
+        return f"is a symbolic link to {os.readlink(folder)}, which does not exist"
+    if folder.exists():
+        if not folder.is_dir():
+            return "is a file, not a folder"
+        if not os.access(folder, os.R_OK | os.X_OK):
+            return "cannot be read"
+        return "cannot be written (read-only?)" if write and not writable(folder) else None
+    parent = next(p for p in folder.parents if p.exists() or p == p.parent)
+    if not parent.is_dir():
+        return f"cannot be created: {parent} is a file, not a folder"
+    if write and not writable(folder):
+        return f"does not exist and cannot be created in {parent} (read-only?)"
+    return None
+
+
+def writable(folder: Path) -> bool:
+    """Whether a file can be created in `folder`, or in the nearest existing folder above it
+    when it does not exist yet (tried: permissions say nothing of a read-only mount to
+    root)."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            return True
+    except OSError:
+        return False

@@ -9,34 +9,33 @@ Nothing here loads a data set: sizes come from `initlab.catalog`.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from initlab import calibrate, store
-from initlab.studies.agop_nfm_init import runs as agop_runs
-from initlab.studies.agop_nfm_init import work as agop_work
-from initlab.studies.baselines_transfer import runs as transfer_runs
-from initlab.studies.baselines_transfer import work as transfer_work
-from initlab.studies.clustered_init import runs as clustered_runs
-from initlab.studies.clustered_init import work as clustered_work
-from initlab.studies.parameter_dynamics import runs as dynamics_runs
-from initlab.studies.parameter_dynamics import work as dynamics_work
-from initlab.studies.warm_start import runs as warm_runs
-from initlab.studies.warm_start import work as warm_work
+from initlab import calibrate, paths, store
 from initlab.training.progress import duration
 from initlab.training.runtime import Runtime
 from initlab.training.work import Training
 
-MODULES: dict[str, tuple[ModuleType, ModuleType]] = {
-    "01_warm_start": (warm_runs, warm_work),
-    "02_clustered_init": (clustered_runs, clustered_work),
-    "03_agop_nfm_init": (agop_runs, agop_work),
-    "04_baselines_transfer": (transfer_runs, transfer_work),
-    "05_parameter_dynamics": (dynamics_runs, dynamics_work),
+# study -> its package under initlab.studies; a study's modules are imported when it is
+# planned (its `work`, and its `runs` only where `work` has no `batches`), so planning one
+# study does not import every study's training code.
+PACKAGES: dict[str, str] = {
+    "01_warm_start": "warm_start",
+    "02_clustered_init": "clustered_init",
+    "03_agop_nfm_init": "agop_nfm_init",
+    "04_baselines_transfer": "baselines_transfer",
+    "05_parameter_dynamics": "parameter_dynamics",
 }
+
+
+def module(study: str, name: str) -> ModuleType:
+    """The study's `runs` or `work` module."""
+    return importlib.import_module(f"initlab.studies.{PACKAGES[study]}.{name}")
 
 
 @dataclass
@@ -59,8 +58,10 @@ class StudyPlan:
 
 def batches(study: str, cfg: Any) -> list[store.Batch]:
     """Every batch of runs `study` needs under `cfg`, listed without loading data."""
-    runs, work = MODULES[study]
-    return getattr(work, "batches", runs.batches)(cfg)
+    work = module(study, "work")
+    if hasattr(work, "batches"):
+        return work.batches(cfg)
+    return module(study, "runs").batches(cfg)
 
 
 def run_folders(study: str, cfg: Any) -> list[Path]:
@@ -68,9 +69,24 @@ def run_folders(study: str, cfg: Any) -> list[Path]:
     return [store.run_dir(b.study, s) for b in batches(study, cfg) for s in b.settings]
 
 
+def check_store_writable(study: str, cfg: Any) -> None:
+    """A store that cannot be written is fine while every run of the study is stored (they
+    are only read); with runs to compute, say so before the notebook starts, not when the
+    first run takes its lock."""
+    root = paths.store_dir()
+    if paths.writable(root):
+        return
+    folders = run_folders(study, cfg)
+    missing = sum(not (folder / "DONE").exists() for folder in folders)
+    if missing:
+        raise ValueError(f"store {root} cannot be written (read-only?) and {study} has "
+                         f"{missing} of {len(folders)} runs to compute: point INITLAB_STORE "
+                         "at a writable folder")
+
+
 def plan_study(study: str, cfg: Any, root: Path | None = None) -> StudyPlan:
     """Count the study's runs and collect the trainings of the missing ones."""
-    trainings_of = MODULES[study][1].trainings
+    trainings_of = module(study, "work").trainings
     plan, seen = StudyPlan(study), set()
     for batch in batches(study, cfg):
         for settings in batch.settings:

@@ -2,27 +2,39 @@
 
 Parameters are checked against the study's settings dataclass before a kernel starts, so a
 mistyped name fails in a second with the valid names rather than after an hour of training.
+Study names and profiles are checked without importing any study (nor torch), so a typo
+answers at once; the kernel's own failures (an error in a cell, a dead kernel, a full disk)
+end in one line each, and no kernel outlives the command.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import errno
 import itertools
 import json
 import os
+import re
 import shutil
+import signal
 import tempfile
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from initlab import console, paths, profiles
-from initlab.tempfiles import clean_stale, temp_path
-from initlab.training.runtime import Runtime
+from initlab import console, paths
+from initlab.tempfiles import clean_stale, is_disk_full, temp_path
+
+if TYPE_CHECKING:
+    from initlab.training.runtime import Runtime
 
 KERNEL = "python3"
+PROFILES = ("smoke", "quick", "paper")  # settings.PROFILES, without importing the settings
+_STUDY = re.compile(r"\d+_(\w+)")  # notebooks/NN_<package>.ipynb <-> studies/<package>/
 
 
 @dataclass
@@ -31,23 +43,77 @@ class Outcome:
     notebook: Path
     error: str | None = None  # the failing cell's error, None when the notebook ran through
     log: Path | None = None  # papermill's log: every cell's output
+    kernel_died: bool = False  # the kernel process ended mid-notebook (killed, out of memory)
 
 
 def studies() -> list[str]:
-    """Study names: the notebooks that have a settings dataclass."""
-    found = {p.stem for p in paths.notebooks_dir().glob("*.ipynb")}
-    return [s for s in profiles.STUDIES if s in found]
+    """Study names: the notebooks `NN_<package>.ipynb` whose study package has a settings
+    module, found on disk without importing a study (tests check that they are
+    `profiles.STUDIES` exactly)."""
+    found = sorted(p.stem for p in paths.notebooks_dir().glob("*.ipynb"))
+    home = Path(__file__).parent / "studies"
+    return [s for s in found
+            if (m := _STUDY.fullmatch(s)) and (home / m.group(1) / "settings.py").is_file()]
+
+
+def check_names(study_names: list[str], profile: str) -> list[str]:
+    """The studies to run (all when none is named), after checking the names and the profile:
+    in a fraction of a second, before any settings are built."""
+    available = studies()
+    for name in study_names:
+        if name not in available:
+            raise ValueError(f"unknown study {name!r}; choose from {', '.join(available)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return list(study_names) or available
 
 
 def check_request(study_names: list[str], profile: str, overrides: dict[str, Any]) -> list[str]:
-    """Validate studies, profile and overrides up front; return the studies to run."""
-    available = studies()
-    chosen = study_names or available
+    """Validate studies, profile and overrides up front (every `-p` value applies to every
+    study run, so each must be a setting of each); return the studies to run."""
+    from initlab import profiles
+    from initlab.settings import UnknownSetting
+
+    chosen = check_names(study_names, profile)
     for name in chosen:
-        if name not in available:
-            raise ValueError(f"unknown study {name!r}; choose from {', '.join(available)}")
-        profiles.load(name, profile, **overrides)  # raises on bad profile, names or types
+        try:
+            settings = profiles.load(name, profile, **overrides)  # names, types, ranges
+        except UnknownSetting as error:
+            raise ValueError(_unknown_setting(error, name, study_names, chosen)) from None
+        check_init_options(settings)
     return chosen
+
+
+def _unknown_setting(error, study: str, named: list[str], chosen: list[str]) -> str:
+    """One line: which study lacks the setting, that -p applies to every study run, and
+    which studies have it (else, for a typo, the study's settings)."""
+    from initlab import profiles
+
+    having = [s for s in chosen if error.key in vars(profiles.load(s, "paper"))]
+    text = f"unknown parameter {error.key!r} for study {study} (-p applies to every study run"
+    text += ")" if named else "; no study was named, so all of them run)"
+    if having:
+        return (f"{text}; {', '.join(having)} {'has' if len(having) == 1 else 'have'} it: "
+                f"name {'it' if len(having) == 1 else 'them'}, e.g. `initlab run "
+                f"{' '.join(having)} -p {error.key} ...`")
+    return f"{text}; {study}'s settings: {', '.join(error.names)}"
+
+
+def check_init_options(settings: Any) -> None:
+    """Each option of `init_options` is one its init takes (`inits.InitSpec.of`), before any
+    kernel starts: a misspelt option fails here in one line, not in a notebook cell. Inits
+    given no options, and names a study handles itself (not registered), are the study's."""
+    if not (hasattr(settings, "inits") and hasattr(settings, "init_options")):
+        return
+    from initlab.inits import InitSpec, methods
+
+    for name in settings.inits:
+        options = settings.init_options.get(name)
+        if options and (name in methods() or ":" in name):
+            try:
+                InitSpec.of(name, options)
+            except ValueError as error:
+                raise ValueError(f"init_options: {error}") from None
 
 
 def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None = None,
@@ -57,42 +123,74 @@ def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None
 
     The notebook writes into a temporary folder that replaces `figures/<output>/<study>/` only
     when it succeeds: a failed or interrupted run never overwrites good outputs (its partial
-    notebook lands in `<study>.failed/`). Runs with overrides have their own output folder
+    notebook lands in `<study>.failed/`; on a full disk only its log and notebook are kept)
+    and leaves no empty folder. Runs with overrides have their own output folder
     (`paths.output_name`). The runtime reaches the kernel as the notebook's parameters (never
     through the environment); its progress style defaults to "log" for a papermill log.
     Papermill's log (every cell's output) goes to `<study>.log` beside the notebook, and to
     the terminal too with `verbose`; `on_cell` hears each cell's number as it starts."""
     import papermill
+    from nbformat.warnings import MissingIDFieldWarning
+
+    from initlab.training.runtime import Runtime
 
     overrides = dict(overrides or {})
-    final = paths.figures_dir(paths.output_name(profile, overrides), study)
+    final = paths.figures_dir(paths.output_name(profile, overrides)) / study
     clean_stale(final.parent)
     staging = temp_path(final)
-    staging.mkdir()
+    _disk_full_guard(staging.mkdir, staging)
     runtime = runtime or Runtime(progress="log")
     parameters = dict(profile=profile, device=runtime.device, torch_compile=runtime.compile,
                       threads=runtime.threads, progress=runtime.progress, train=train,
                       overrides=overrides, cluster=runtime.cluster.as_dict(),
                       output_dir=str(staging))
-    start = time.perf_counter()
+    start, log = time.perf_counter(), staging / f"{study}.log"
     try:
-        with console.papermill_log(staging / f"{study}.log", verbose, on_cell):
+        with console.papermill_log(log, verbose, on_cell), _kernel(log) as options, \
+                warnings.catch_warnings():
+            # nbformat's advice about a cell without an id is the notebook author's, not
+            # the terminal's (nbformat adds the ids itself)
+            warnings.simplefilter("ignore", MissingIDFieldWarning)
             papermill.execute_notebook(
                 str(paths.notebooks_dir() / f"{study}.ipynb"), str(staging / f"{study}.ipynb"),
                 parameters=parameters, kernel_name=KERNEL, cwd=str(paths.project_root()),
-                progress_bar=False, log_output=True, **_kernel_options(staging / f"{study}.log"))
-    except papermill.PapermillExecutionError as error:
-        cell = f"cell {error.exec_count}" if error.exec_count else "a cell"
-        error_text = f"{cell}: {error.ename}: {error.evalue}"
-    except BaseException:  # interrupted: keep what ran for inspection, never the good outputs
-        _finish(staging, final.with_name(f"{study}.failed"))
-        raise
+                progress_bar=False, log_output=True, **options)
+    except BaseException as error:  # noqa: B036 - `_failure` raises all but a notebook's end
+        error_text, died = _failure(error, study, staging, final)
     else:
-        error_text = None
+        error_text, died = None, False
     folder = _finish(staging, final if error_text is None else final.with_name(f"{study}.failed"))
-    outcome = Outcome(study, folder / f"{study}.ipynb", error_text, folder / f"{study}.log")
-    _write_run_record(outcome, parameters, time.perf_counter() - start)
+    outcome = Outcome(study, folder / f"{study}.ipynb", error_text, folder / f"{study}.log",
+                      died)
+    _disk_full_guard(lambda: _write_run_record(outcome, parameters,
+                                               time.perf_counter() - start), folder)
     return outcome
+
+
+def _failure(error: BaseException, study: str, staging: Path, final: Path) -> tuple[str, bool]:
+    """How the notebook ended, when it ended early: an error in a cell, or a dead kernel
+    (the error's text; whether the kernel died). Anything else (Ctrl-C, a full disk, a bug)
+    is raised, after the partial outputs moved to `<study>.failed/` (never over the good
+    ones); on a full disk only the log and the notebook are kept, and the error names where."""
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+
+    if isinstance(error, papermill.PapermillExecutionError):
+        if "No space left on device" in error.evalue or "Errno 28" in error.evalue:
+            _keep_small(staging)
+        cell = f"cell {error.exec_count}" if error.exec_count else "a cell"
+        return f"{cell}: {error.ename}: {error.evalue}", False
+    if isinstance(error, DeadKernelError):
+        return "the kernel died", True
+    full = isinstance(error, OSError) and is_disk_full(error)
+    if full:
+        _keep_small(staging)
+    failed = _finish(staging, final.with_name(f"{study}.failed"))
+    if full:
+        raise OSError(errno.ENOSPC, f"no space left on the device of {final.parent} (writing "
+                      f"the {study} notebook's outputs); kept only its log and notebook in "
+                      f"{failed}") from None
+    raise error
 
 
 def cell_count(study: str) -> int:
@@ -102,12 +200,18 @@ def cell_count(study: str) -> int:
     return len(notebook["cells"]) + 1
 
 
-def _kernel_options(log: Path) -> dict[str, Any]:
-    """Papermill's options for the kernel: its own output (the kernel app's messages, native
-    libraries' warnings, its complaints when Ctrl-C closes its sockets) goes to the study's
-    log, not the terminal; and it talks over IPC (Unix sockets in a private folder), so it
-    neither listens on TCP nor warns that TCP traffic is unencrypted (TCP on Windows)."""
+@contextlib.contextmanager
+def _kernel(log: Path) -> Iterator[dict[str, Any]]:
+    """Papermill's options for the kernel, and the kernel's end: whatever ends the notebook
+    (its end, an error, Ctrl-C, the kernel's death), its process group is gone when this
+    block is left, and the asyncio tasks nbclient leaves behind on a dead kernel stay quiet.
+
+    The kernel's own output (the kernel app's messages, native libraries' warnings) goes to
+    the study's log, not the terminal; it talks over IPC (Unix sockets in a private folder),
+    so it neither listens on TCP nor warns that TCP traffic is unencrypted (TCP on Windows)."""
     from jupyter_client import AsyncKernelManager
+
+    started: list[AsyncKernelManager] = []
 
     class LoggedKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs: Any) -> None:
@@ -116,10 +220,31 @@ def _kernel_options(log: Path) -> dict[str, Any]:
             super().__init__(**kwargs)
 
         async def start_kernel(self, **kw: Any) -> None:
+            started.append(self)
             with open(log, "ab") as output:
                 await super().start_kernel(**{"stdout": output, "stderr": output, **kw})
 
-    return {"kernel_manager_class": LoggedKernelManager}
+    console.quiet_dead_kernel_tasks()
+    try:
+        yield {"kernel_manager_class": LoggedKernelManager}
+    finally:
+        for manager in started:
+            _stop(getattr(manager, "provisioner", None))
+
+
+def _stop(provisioner: Any) -> None:
+    """End a kernel that is still running: SIGTERM to its process group (it has its own
+    session), SIGKILL after 5 s."""
+    process = getattr(provisioner, "process", None)
+    if process is None or process.poll() is not None:
+        return
+    group = getattr(provisioner, "pgid", None)
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
+        with contextlib.suppress(OSError):
+            os.killpg(group, sig) if group else process.send_signal(sig)
+        with contextlib.suppress(Exception):
+            process.wait(timeout=wait)
+            return
 
 
 def _ipc_address() -> str:
@@ -132,6 +257,25 @@ def _ipc_address() -> str:
 
 _IPC_FOLDER: list[str] = []
 _KERNELS = itertools.count()
+
+
+def _disk_full_guard(action: Callable[[], Any], where: Path) -> Any:
+    """Run `action`; a full disk becomes an error naming `where` (errno 28 alone names no
+    path)."""
+    try:
+        return action()
+    except OSError as error:
+        if is_disk_full(error):
+            raise OSError(errno.ENOSPC, f"no space left on the device of {where}") from None
+        raise
+
+
+def _keep_small(staging: Path) -> None:
+    """On a full disk, keep only the study's log and notebook of a failed run (a copy of
+    its figures and tables would keep the disk full)."""
+    for item in staging.iterdir() if staging.exists() else ():
+        if item.suffix not in (".log", ".ipynb"):
+            shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink()
 
 
 def _finish(staging: Path, target: Path) -> Path:

@@ -1,0 +1,84 @@
+"""The notebook's kernel ending under `initlab run` (issue 23), with a real kernel: killed
+mid-training it gives one line (study, "kernel died", runs stored, the log); Ctrl-C gives the
+one interrupted line, no asyncio noise after it, and no kernel left running.
+
+Each test starts `initlab run 01_warm_start` (smoke) in its own store, waits until a run's
+lock has a holder (training has started: an event on disk, not a sleep), then acts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from initlab import paths
+
+ROOT = paths.project_root()
+
+
+def _start(tmp_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, INITLAB_STORE=str(tmp_path / "store"),
+               INITLAB_FIGURES=str(tmp_path / "fig"))
+    return subprocess.Popen([sys.executable, "-m", "initlab.cli", "run", "01_warm_start"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def _kernel_once_training(job: subprocess.Popen, store: Path) -> int:
+    """The kernel's pid, once a run's lock has a holder (the kernel is training it)."""
+    deadline = time.time() + 300
+    while time.time() < deadline and job.poll() is None:
+        holders = list((store / ".locks").rglob("*.holder"))
+        if holders and (kernels := _children(job.pid)):
+            return kernels[0]
+        time.sleep(0.1)
+    raise AssertionError(f"training never started: {job.communicate()[1][-2000:]}")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a container's init may never reap an orphan)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.slow
+def test_a_killed_kernel_ends_the_study_in_one_line(tmp_path):
+    job = _start(tmp_path)
+    kernel = _kernel_once_training(job, tmp_path / "store")
+    os.kill(kernel, signal.SIGKILL)
+    out, err = job.communicate(timeout=300)
+    assert job.returncode == 1, err[-3000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err[-3000:]
+    assert lines[0].startswith("!! 01_warm_start: the kernel died after ")
+    assert "runs 0/2 stored" in lines[0] or "runs 1/2 stored" in lines[0]
+    log = tmp_path / "fig" / "smoke" / "01_warm_start.failed" / "01_warm_start.log"
+    assert lines[0].endswith(f"; log: {log}") and log.exists()
+    assert out.splitlines()[-1].startswith("report: ")
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_kernel_and_no_asyncio_noise(tmp_path):
+    job = _start(tmp_path)
+    kernel = _kernel_once_training(job, tmp_path / "store")
+    os.killpg(job.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends (the kernel has its
+    _, err = job.communicate(timeout=120)  # own session, so not to it)
+    assert job.returncode == 130, err[-3000:]
+    assert not _running(kernel), "the kernel outlived the command"
+    assert "Task exception" not in err and "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted: 01_warm_start has ")
