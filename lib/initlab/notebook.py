@@ -18,6 +18,7 @@ notebook has run (adding the executed notebook and its log): then `publish` leav
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -105,6 +106,8 @@ def publish(out: Path) -> Path:
     if target is None:
         return Path(out)
     replace_folder(Path(out), target)
+    with contextlib.suppress(OSError):  # the staging root, once no other kernel uses it
+        Path(out).parent.rmdir()
     return target
 
 
