@@ -2,11 +2,10 @@
 (one target task under one seed and one initialization), and the training `Recipe` each
 implies.
 
-The store names a run by the fields that differ from these defaults, so the field names and
-defaults here must not change: they are the keys of every stored run. A field added later
-defaults to what the runs stored before it computed (`lr_schedule="step"`, the Gabor and
-aligned-mean fields below), so their names keep their meaning; the settings' defaults (the
-paper protocol) may differ and then name themselves.
+The store names a run by the hash of all these fields, defaults included (`store.run_name`),
+so changing a default or adding a field renames the runs: nothing computed one way is read as
+the other. The run fields' defaults are initlab's own behaviour (`lr_schedule="step"`, the
+Gabor and aligned-mean fields below); the settings' defaults (the paper protocol) may differ.
 """
 
 from __future__ import annotations
