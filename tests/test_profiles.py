@@ -24,9 +24,9 @@ def test_overrides_are_coerced_from_cli_strings():
 def test_bad_overrides_name_the_valid_choices():
     with pytest.raises(ValueError, match="valid names: dataset"):
         profiles.load("01_warm_start", "smoke", iteration=3)
-    with pytest.raises(TypeError, match="'iterations' wants a int"):
+    with pytest.raises(TypeError, match="'iterations' wants a whole number"):
         profiles.load("01_warm_start", "smoke", iterations="many")
-    with pytest.raises(TypeError, match="wants a int"):
+    with pytest.raises(TypeError, match="wants a whole number"):
         profiles.load("01_warm_start", "smoke", epochs=1.5)
     with pytest.raises(ValueError, match="smoke, quick, paper"):
         profiles.load("01_warm_start", "fast")
