@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from initlab import console, paths, runner
+from initlab import console, paths, runner, side_by_side
 from initlab.training.cluster import Cluster, parse_pairs
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="show the notebook's whole log (always in <study>.log beside it)")
         if name == "run":
             _executor_arguments(p)
+        else:  # the parent of several renders writes the pages once (side_by_side)
+            p.add_argument("--no-pages", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("list", help="studies, profiles and their settings")
     rep = sub.add_parser("report", help="write figures/<profile>/README.md from what has run")
     rep.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
@@ -136,6 +138,9 @@ def cmd_run(args, train: bool) -> int:
     for study in chosen if train else ():
         plan.check_store_writable(study, profiles.load(study, args.profile, **overrides))
     failed, study, stored = [], chosen[0], _stored_runs(chosen[0])
+    if not train and not args.verbose and side_by_side.workers(chosen) > 1:
+        failed = side_by_side.render(chosen, _render_options(args))
+        chosen = []
     try:
         for study in chosen:
             stored = _stored_runs(study)
@@ -147,10 +152,19 @@ def cmd_run(args, train: bool) -> int:
               file=sys.stderr)
         return 130
     output = paths.output_name(args.profile, overrides)
+    if getattr(args, "no_pages", False):
+        return 1 if failed else 0
     if compare.has_scores(output):  # keep the page the report links in step with the runs
         print(f"compare: {compare.write(output)}", flush=True)
     print(f"report: {report.write(output)}", flush=True)
     return 1 if failed else 0
+
+
+def _render_options(args) -> list[str]:
+    """The options of this `initlab render` for one study's own render process."""
+    options = ["--profile", args.profile, "--device", args.device, "--threads", str(args.threads)]
+    options += [text for pair in args.param for text in ("-p", *pair)]
+    return options + (["--compile"] if args.compile else [])
 
 
 def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -> bool:
