@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 from initlab.metrics.similarity import kernel_slices
@@ -139,6 +138,8 @@ def greedy_match(cost: torch.Tensor, order: str = "filters") -> torch.Tensor:
 
 def optimal_match(cost: torch.Tensor) -> torch.Tensor:
     """perm with perm[group] = filter minimizing the total cost (Hungarian algorithm)."""
+    from scipy.optimize import linear_sum_assignment  # 0.7 s to import: `initlab list` skips it
+
     rows, cols = linear_sum_assignment(cost.numpy())
     return torch.as_tensor(cols[np.argsort(rows)], dtype=torch.int64)
 
@@ -188,6 +189,8 @@ def align_models(models: list[nn.Module], layers: int, method: str = "greedy",
 def matching(reference: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """Permutation p maximizing sum_i <reference[i], other[p[i]]> (rows are flattened filters)."""
     score = reference.flatten(1).double() @ other.flatten(1).double().T
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(score.numpy(), maximize=True)
     return torch.as_tensor(cols[np.argsort(rows)])
 
