@@ -70,8 +70,8 @@ def test_precision_reaches_every_recipe_and_names_the_runs():
     for make in (study.baseline_runs, lambda c: [study.source_run(c)], study.transfer_runs):
         named = [store.run_name(r) for r in make(cfg)]
         assert not set(named) & {store.run_name(r) for r in make(default)}
-        # "auto" is the runs' own default (runs stored before the setting keep their names);
-        # float32 names every run, so no run computed under bf16 autocast is taken for it
+        # "auto" is the run classes' own default; float32 is named in every run's settings,
+        # so no run computed under bf16 autocast is taken for a float32 one
         assert all("precision" not in store.hashed_settings(r) for r in make(auto))
         assert all(store.hashed_settings(r)["precision"] == "float32" for r in make(default))
     with pytest.raises(ValueError, match="precision"):

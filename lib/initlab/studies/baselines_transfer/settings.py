@@ -119,7 +119,7 @@ class BaselineRun:
     perplexity: float
     tsne_iterations: int
     seed: int
-    precision: str = "auto"  # a default, so that adding it renamed no stored run
+    precision: str = "auto"  # the study passes its own (float32 unless asked)
     dropout2: float = 0.5  # the reduced AlexNet's second dropout (SimpleCNN: unused, 0.5)
 
     def recipe(self) -> Recipe:
@@ -160,7 +160,7 @@ class SourceRun:
     lr: float
     batch_size: int
     seed: int
-    precision: str = "auto"  # a default, so that adding it renamed no stored run
+    precision: str = "auto"  # the study passes its own (float32 unless asked)
     PROTOCOL: ClassVar[int] = 2  # bump when a run would compute other numbers (store checks)
 
     def recipe(self) -> Recipe:
@@ -198,7 +198,7 @@ class TransferRun:
     svm_c: float
     shear: float
     zoom: tuple[float, ...]
-    precision: str = "auto"  # a default, so that adding it renamed no stored run
+    precision: str = "auto"  # the study passes its own (float32 unless asked)
 
     def plan(self) -> transfer.TransferPlan:
         """The variants' recipes (Adam at `lr`, `batch_size`) and their other options."""
