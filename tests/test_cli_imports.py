@@ -54,3 +54,11 @@ def test_the_names_checked_without_the_settings_are_the_packages_own():
     for study, cls in profiles.STUDIES.items():
         assert cls.__module__ == f"initlab.studies.{plan.PACKAGES[study]}.settings"
     assert list(plan.PACKAGES) == list(profiles.STUDIES)
+
+
+def test_data_check_finds_the_files_without_torch():
+    code = ("import contextlib, io\nfrom initlab import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    assert cli.main(['data', 'check', 'digits', 'cifar10']) == 0\n"
+            "assert 'digits' in out.getvalue() and 'cifar10' in out.getvalue()\n")
+    assert _loaded_after(code) == []

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding:
 def isolated_data_root(tmp_path, monkeypatch):
     """Nothing reads the real data/ folder or the system Fashion-MNIST unless a test asks."""
     monkeypatch.setenv("INITLAB_DATA", str(tmp_path / "data"))
-    monkeypatch.setattr(data.sets, "FASHION_MNIST_SYSTEM_DIRS", ())
+    monkeypatch.setattr(data.locations, "FASHION_MNIST_SYSTEM_DIRS", ())
     return tmp_path / "data"
 
 
@@ -429,7 +429,7 @@ SYSTEM_FASHION = Path("/usr/share/datasets/fashion-mnist")
 @pytest.mark.skipif(not SYSTEM_FASHION.is_dir(),
                     reason="Debian's dataset-fashion-mnist is not installed")
 def test_fashion_mnist_from_debian_package(tmp_path, monkeypatch):
-    monkeypatch.setattr(data.sets, "FASHION_MNIST_SYSTEM_DIRS", (SYSTEM_FASHION,))
+    monkeypatch.setattr(data.locations, "FASHION_MNIST_SYSTEM_DIRS", (SYSTEM_FASHION,))
     assert data.available("fashion_mnist", root=tmp_path)
     train = data.load("fashion_mnist", root=tmp_path)
     test = data.load("fashion_mnist", "test", root=tmp_path)

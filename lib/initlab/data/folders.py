@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from initlab.data.locations import IMAGE_EXTENSIONS
 from initlab.data.readers import CorruptDataError
 
 _TV_IO_DEPRECATION = "The image decoding and encoding capabilities of TorchVision"
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 
 
 # --------------------------------------------------------------------------- image files
