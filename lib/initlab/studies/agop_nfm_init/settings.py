@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from initlab.inits import InitOptions, InitSpec
-from initlab.studies.agop_nfm_init.checks import check_settings
 from initlab.settings import not_hashed
+from initlab.studies.agop_nfm_init.checks import check_settings
 from initlab.training.recipe import Recipe
 
 # The original's nine inits: its five baselines and the four matrix inits.
