@@ -84,3 +84,14 @@ def test_the_paper_profile_is_planned_without_its_data(tmp_path, monkeypatch):
     assert all(p.missing == p.total and p.passes > 0 for p in plans.values())
     vgg = {t.size for t in plans["03_agop_nfm_init"].trainings}
     assert vgg == {224}  # ImageNet sources train nothing; every target VGG11 sees 224x224
+
+
+def test_plan_without_time_builds_no_model(capsys, monkeypatch):
+    def no_calibration(*args, **kwargs):
+        raise AssertionError("--no-time calibrated a model")
+
+    monkeypatch.setattr(calibrate, "measure", no_calibration)
+    assert cli.main(["plan", "01_warm_start", "--no-time"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("01_warm_start"))
+    assert row.split()[1:4] == ["2", "0", "2"] and row.split()[-2:] == ["-", "-"]

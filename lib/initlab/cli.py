@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=int, default=0,
                        help="CPU threads for training (default 0: one for small models)")
         if name == "plan":
+            p.add_argument("--no-time", action="store_true",
+                           help="skip the calibration: runs, stored, missing and image passes")
             continue
         p.add_argument("--compile", action="store_true",
                        help="torch.compile the models (long GPU runs; slower for short ones)")
@@ -223,7 +225,7 @@ def cmd_plan(args) -> int:
     configs = {s: profiles.load(s, args.profile, **overrides) for s in chosen}
     print(f"plan: profile {paths.output_name(args.profile, overrides)}, store "
           f"{paths.store_dir()}", flush=True)
-    for line in plan.report(chosen, configs, runtime):
+    for line in plan.report(chosen, configs, runtime, timed=not args.no_time):
         print(line)
     return 0
 

@@ -120,14 +120,15 @@ def table(plans: list[StudyPlan], costs: dict[tuple, calibrate.Cost]) -> list[st
     totals = [0, 0, 0, 0, 0.0, 0.0]
     for plan in plans:
         flops, seconds, counted = _cost(plan.trainings, costs)
+        timed = plan.trainings and costs
         rows.append((plan.study, str(plan.total), str(plan.stored), str(plan.missing),
-                     _si(plan.passes), _si(flops) + ("" if counted else "+"),
-                     duration(seconds) if plan.trainings else "-"))
+                     _si(plan.passes), _si(flops) + ("" if counted else "+") if timed else "-",
+                     duration(seconds) if timed else "-"))
         for i, value in enumerate((plan.total, plan.stored, plan.missing, plan.passes, flops,
                                    seconds)):
             totals[i] += value
-    rows.append(("all", *(str(v) for v in totals[:3]), _si(totals[3]), _si(totals[4]),
-                 duration(totals[5])))
+    rows.append(("all", *(str(v) for v in totals[:3]), _si(totals[3]),
+                 _si(totals[4]) if costs else "-", duration(totals[5]) if costs else "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
                       enumerate(zip(row, widths))) for row in rows]
@@ -138,7 +139,9 @@ def _cost(trainings: list[Training], costs: dict) -> tuple[float, float, bool]:
     flops = seconds = 0.0
     counted = True
     for training in trainings:
-        cost = costs[calibrate.key(training)]
+        cost = costs.get(calibrate.key(training))
+        if cost is None:  # not calibrated (`initlab plan --no-time`)
+            return 0.0, 0.0, False
         seconds += cost.seconds * training.passes
         if cost.flops is None:
             counted = False
@@ -156,9 +159,14 @@ def _si(value: float) -> str:
     return f"{value:.0f}"
 
 
-def report(studies: list[str], configs: dict[str, Any], runtime: Runtime) -> list[str]:
-    """`initlab plan`'s lines: a header saying how it was measured, then the table."""
+def report(studies: list[str], configs: dict[str, Any], runtime: Runtime,
+           timed: bool = True) -> list[str]:
+    """`initlab plan`'s lines: a header saying how it was measured, then the table (without
+    `timed`, no model is built or timed: runs and image passes only, in about a second)."""
     plans = [plan_study(s, configs[s]) for s in studies]
+    if not timed:
+        return ["runs and image passes only (--no-time: no model calibrated)", "",
+                *table(plans, {})]
     start = time.perf_counter()
     costs = calibrate_all(plans, runtime)
     device = runtime.torch_device

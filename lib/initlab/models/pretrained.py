@@ -10,7 +10,6 @@ from __future__ import annotations
 import urllib.error
 
 import torch
-import torchvision
 from torch import nn
 
 IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights", "resnet50": "ResNet50_Weights",
@@ -27,6 +26,8 @@ def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
     if name not in IMAGENET_WEIGHTS:
         choices = ", ".join(IMAGENET_WEIGHTS)
         raise ValueError(f"no ImageNet weights for {name!r}; available: {choices}")
+    import torchvision  # 1.5 s to import: only where weights are wanted (`initlab plan` is not)
+
     weights = getattr(torchvision.models, IMAGENET_WEIGHTS[name]).IMAGENET1K_V1
     try:
         return weights.get_state_dict(progress=False)
