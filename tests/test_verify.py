@@ -56,3 +56,31 @@ def test_missing_rows_and_tables_are_different(tmp_path):
     assert problems == [f"other: table not in {ours}",
                         "summary: row init=uniform, n=3 is missing"]
     assert verify.summary("03_x", checks).startswith("DIFFERENT 03_x: 2 tables, 2 numbers equal")
+
+
+def test_the_command_passes_on_the_same_tables_and_names_an_edited_number(tmp_path, capsys):
+    import os
+
+    from initlab import cli
+
+    figures = tmp_path / "figures"
+    reference = tmp_path / "reference"
+    for root in (figures, reference):
+        for output, study in (("quick", "03_x"), ("quick+dataset=fashion_mnist", "01_y")):
+            (root / output / study).mkdir(parents=True)
+            _summary_table().to_csv(root / output / study / "summary.csv", index=False)
+    (reference / "smoke" / "05_z").mkdir(parents=True)  # another profile: not compared
+    assert os.environ["INITLAB_FIGURES"] == str(figures)  # conftest's isolated folders
+    assert cli.main(["verify", "--profile", "quick", "--reference", str(reference)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["reproduced 01_y (quick+dataset=fashion_mnist): 1 tables, 4 numbers "
+                     "equal, 0 within the seed spread, 0 different",
+                     "reproduced 03_x (quick): 1 tables, 4 numbers equal, 0 within the seed "
+                     "spread, 0 different"]
+    edited = _summary_table()
+    edited.loc[0, "mean"] = 90.0
+    edited.to_csv(reference / "quick" / "03_x" / "summary.csv", index=False)
+    assert cli.main(["verify", "--profile", "quick", "--reference", str(reference)]) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERENT 03_x (quick)" in out
+    assert "summary: mean at init=kaiming, n=3 is 80 (reference 90, tolerance 3)" in out

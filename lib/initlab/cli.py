@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("-p", "--param", nargs=2, action="append", default=[],
                       metavar=("KEY", "VALUE"), help="the -p values the studies ran with (they "
                       "name the output folder)")
+    ver = sub.add_parser("verify", help="compare your finished run's tables with the shipped "
+                         "reference results, each number within its seed spread")
+    ver.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)}")
+    ver.add_argument("--reference", default="", help="reference folder (default: the "
+                     "checkout's figures/reference)")
     data = sub.add_parser("data", help="which data sets are present; fetch missing ones")
     data.add_argument("action", choices=("check", "download"))
     data.add_argument("names", nargs="*", help="data set names (default: all)")
@@ -244,6 +249,22 @@ def cmd_pages(args) -> int:
     return 0
 
 
+def cmd_verify(args) -> int:
+    """One line per study (reproduced or DIFFERENT), then each number outside its tolerance."""
+    runner.check_names([], args.profile)
+    from initlab import verify
+
+    reference = Path(args.reference) if args.reference else verify.reference_root()
+    results = verify.verify(args.profile, paths.figures_root(), reference)
+    if not results:
+        raise ValueError(f"no reference results for profile {args.profile!r} in {reference}")
+    for study, checks in results:
+        print(verify.summary(study, checks))
+        for line in [d for c in checks for d in c.different][:20]:
+            print(f"   {line}")
+    return 1 if any(not c.ok for _, checks in results for c in checks) else 0
+
+
 def cmd_list() -> int:
     from initlab import profiles
 
@@ -280,7 +301,7 @@ def _data_where(data, name: str) -> str:
 
 
 COMMANDS = {"plan": cmd_plan, "compare": cmd_pages, "report": cmd_pages,
-            "list": lambda args: cmd_list(), "data": cmd_data,
+            "list": lambda args: cmd_list(), "data": cmd_data, "verify": cmd_verify,
             "run": lambda args: cmd_run(args, train=True),
             "render": lambda args: cmd_run(args, train=False)}
 

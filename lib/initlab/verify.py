@@ -136,3 +136,29 @@ def summary(study: str, checks: list[TableCheck]) -> str:
     verdict = "reproduced" if not different else "DIFFERENT"
     return (f"{verdict} {study}: {len(checks)} tables, {equal} numbers equal, {within} within "
             f"the seed spread, {different} different")
+
+
+def reference_root() -> Path:
+    """The shipped reference results: `figures/reference/` of the checkout (committed, never
+    written by a run, whatever `INITLAB_FIGURES` says)."""
+    from initlab import paths
+
+    return paths.project_root() / "figures" / "reference"
+
+
+def study_folders(profile: str, reference: Path) -> list[tuple[str, str]]:
+    """(output folder, study) pairs the reference holds for `profile`: `quick/03_x`, and
+    variants such as `quick+dataset=fashion_mnist/01_x` for data sets swapped in."""
+    found = []
+    for folder in sorted(reference.glob(f"{profile}*/*/")):
+        output = folder.parent.name
+        if (output == profile or output.startswith(f"{profile}+")) and any(folder.glob("*.csv")):
+            found.append((output, folder.name))
+    return sorted(found, key=lambda pair: (pair[1], pair[0]))  # in study order
+
+
+def verify(profile: str, figures: Path, reference: Path) -> list[tuple[str, list[TableCheck]]]:
+    """Each reference study folder of `profile` against the same folder under `figures`."""
+    return [(f"{study} ({output})", compare_study(figures / output / study,
+                                                  reference / output / study))
+            for output, study in study_folders(profile, reference)]
