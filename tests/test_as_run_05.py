@@ -179,3 +179,19 @@ def test_as_run_applies_every_original_value_and_a_users_override_wins():
     paper = profiles.load(STUDY, "paper")  # the original's where it is no bug (the doc's why)
     assert (paper.normalize, paper.conv_bias, paper.vgg_head, paper.correlation) == (
         False, "as_built", "torchvision", "pearson")
+
+
+def test_as_run_renames_only_the_runs_it_changes():
+    """Settings an architecture ignores do not name its runs: on `paper`, as_run differs in
+    the VGG19 head (and the rendering's correlation), so only VGG19's runs are new."""
+    from initlab import store
+
+    plain = study.cells(profiles.load(STUDY, "paper"))
+    as_run = study.cells(profiles.load(STUDY, "paper", as_run=True))
+    same = {(a.archs[0], store.run_name(a) == store.run_name(b)) for a, b in zip(plain, as_run)}
+    assert same == {("lenet5", True), ("resnet18", True), ("vgg19", False)}
+    zero = study.cells(profiles.load(STUDY, "paper", conv_bias="zero"))
+    same = {(a.archs[0], store.run_name(a) == store.run_name(b)) for a, b in zip(plain, zero)}
+    assert same == {("lenet5", False), ("resnet18", True), ("vgg19", True)}
+    quick = study.cells(profiles.load(STUDY, "quick", archs="lenet5"))
+    assert {(c.width, c.vgg_head) for c in quick} == {(1.0, "torchvision")}  # not 0.125, small

@@ -53,11 +53,30 @@ BAD = [  # (field, value): each must fail under `smoke` with the field's name in
 ]
 
 
+def _not_a_float(value) -> bool:
+    """nan, infinity and 1e-400 (0.0 once parsed): the settings' coercion refuses these
+    itself (a TypeError naming the setting) before the class's checks see them."""
+    values = value if isinstance(value, tuple) else (value,)
+    return any(isinstance(v, float) and (v != v or v in (INF, -INF) or v == 1e-400)
+               for v in values)
+
+
 @pytest.mark.parametrize("field, value", BAD, ids=[f"{f}={v!r}" for f, v in BAD])
 def test_a_bad_value_fails_in_load_naming_its_field(field, value):
-    with pytest.raises(ValueError, match=field) as error:
+    expected = (ValueError, TypeError) if _not_a_float(value) else ValueError
+    with pytest.raises(expected, match=field) as error:
         profiles.load(STUDY, "smoke", **{field: value})
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("field, value", [(f, v) for f, v in BAD if _not_a_float(v)])
+def test_the_class_itself_refuses_what_coercion_refuses(field, value):
+    """A notebook's or a test's settings built without `profiles.load` are checked too."""
+    cfg = profiles.load(STUDY, "smoke")
+    if value == 1e-400:
+        value = 0.0
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(cfg, **{field: value})
 
 
 def test_every_field_is_covered_and_the_profiles_and_as_run_are_valid():

@@ -47,7 +47,9 @@ def cells(cfg: ParameterDynamicsSettings) -> list[ParameterDynamicsSettings]:
     """One settings object per grid cell and replicate (single-entry tuples name the cell).
 
     A cell's `perturbations` are those it runs (none where `perturb_inits` leaves its init
-    out), so its `perturb_inits` is () and it need not name inits outside the cell."""
+    out), so its `perturb_inits` is () and it need not name inits outside the cell. Settings
+    that do nothing for the cell's architecture take their defaults (`unused`), so they do
+    not name its run: `as_run` or another VGG head retrains the VGG19 cells only."""
     out = []
     for r in range(cfg.seeds):
         for a in cfg.archs:
@@ -60,9 +62,20 @@ def cells(cfg: ParameterDynamicsSettings) -> list[ParameterDynamicsSettings]:
                                                 init_options=InitOptions(),
                                                 init_spec=init_spec(cfg, i), perturb_inits=(),
                                                 perturbations=cfg.perturbations
-                                                if cfg.perturbs(i) else ())
+                                                if cfg.perturbs(i) else (), **unused(a))
                             for o in cfg.optimizers]
     return out
+
+
+def unused(arch: str) -> dict:
+    """Defaults of the settings `arch` ignores: LeNet-5 has no width and is the only model
+    whose conv biases an init could keep (`sources.keeps_conv_bias`); only ResNet-18 has a
+    stem and only VGG19 a head to choose."""
+    default = {f.name: f.default for f in dataclasses.fields(ParameterDynamicsSettings)}
+    names = {"lenet5": ("vgg_head", "resnet_stem"),
+             "resnet18": ("vgg_head", "conv_bias"),
+             "vgg19": ("resnet_stem", "conv_bias")}.get(arch, ())
+    return {n: default[n] for n in (*names, *(("width",) if arch == "lenet5" else ()))}
 
 
 def init_spec(cfg: ParameterDynamicsSettings, init: str) -> InitSpec | None:
