@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= smoke
+# TORCH=cpu installs PyTorch's CPU-only wheels first (no CUDA: none of the 3+ GB of nvidia-*
+# packages); the default takes torch from PyPI as it is (offline-from-PyPI works).
+TORCH ?= default
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 .PHONY: reproduce test test-fast render lint clean-venv
 
@@ -12,6 +16,8 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found: install python3.11 (Debian: apt-get install python3 python3-venv)"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "$(PYTHON) is older than 3.11"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "venv failed: on Debian/Ubuntu run apt-get install python3-venv"; exit 1; }
+	@if [ "$(TORCH)" = cpu ]; then $(BIN)/python -m pip install --disable-pip-version-check -q \
+	  --index-url $(TORCH_CPU_INDEX) torch torchvision; fi
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	@touch $(STAMP)
 

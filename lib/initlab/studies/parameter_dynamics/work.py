@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torchvision
 
 from initlab import catalog
 from initlab.models.pretrained import IMAGENET_WEIGHTS
@@ -58,5 +57,7 @@ def _model(cfg: ParameterDynamicsSettings, arch: str, dataset: str, train_size: 
 def _cached(arch: str) -> bool:
     """Whether torchvision's ImageNet weights for `arch` are in torch's cache (offline they
     could not be fetched, and the run would train a checkpoint instead)."""
+    import torchvision  # 1.5 s: only when a plan has pretrained cells
+
     weights = getattr(torchvision.models, IMAGENET_WEIGHTS[arch]).IMAGENET1K_V1
     return (Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]).exists()
