@@ -223,7 +223,8 @@ def test_text_lines(grid, cfg, tmp_path):
     assert scores.differences_text(as_run) == (
         "`as_run: True`; every difference as the original code ran.")
     frozen = res.frozen_percent("resnet18", 1.0, "imagenet", "small")
-    assert f"**{frozen:.1f}%**" in scores.frozen_text(cfg) and round(frozen, 1) == 62.1
+    stored = pd.DataFrame([dict(full_width=frozen, this_width=50.0)])
+    assert f"**{frozen:.1f}%**" in scores.frozen_text(stored, cfg) and round(frozen, 1) == 62.1
     table = scores.profile_table()
     assert table.loc["paper", "seeds"] >= 3 and table.loc["quick", "vgg_head"] == "small"
 
@@ -411,3 +412,12 @@ def test_figures_from_the_tables(grid, cfg):
         assert len(_bars(ax)) == 1 and len(ax.collections) == 1  # our bar, the report's x
     finally:
         plt.close("all")
+
+
+def test_fresh_model_numbers_are_read_from_the_store_when_rendering():
+    from initlab import store
+    from initlab.studies.parameter_dynamics import fresh
+
+    cfg = profiles.load(STUDY, "smoke")
+    with pytest.raises(store.MissingRunError, match="initlab run 05_parameter_dynamics`"):
+        fresh.load(cfg, train=False)  # a render never builds the full-width models itself

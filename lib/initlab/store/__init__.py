@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import sys
 import time
@@ -148,7 +149,7 @@ def run(
     if why is None:
         return result
     if not train:
-        command = study.split("/")[0].removesuffix("_source")  # a study's helper stores
+        command = re.sub(r"_(source|fresh)$", "", study.split("/")[0])  # a study's helpers
         raise MissingRunError(
             f"{study}: run {folder} {why}; settings {hashed_settings(settings)}. Train it "
             f"first: `initlab run {command}` with the same profile and parameters, or set "

@@ -14,10 +14,8 @@ import pandas as pd
 import torch
 
 from initlab import tables
-from initlab.inits import initialize
 from initlab.studies.parameter_dynamics import reported
 from initlab.studies.parameter_dynamics import sources as material
-from initlab.studies.parameter_dynamics.results import frozen_percent
 from initlab.studies.parameter_dynamics.runs import cells
 from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
 from initlab.training.recipe import effective_precision
@@ -142,10 +140,10 @@ def distortion_text(summary: pd.DataFrame, cfg: Settings) -> str:
             f"{100 - bf16.max():.1f}% or more of the weights would be untouched.")
 
 
-def frozen_text(cfg: Settings) -> str:
-    """The padding-only share of ResNet-18 at full width and at this profile's width."""
-    full = frozen_percent("resnet18", 1.0, cfg.resnet_stem, cfg.vgg_head)
-    here = frozen_percent("resnet18", cfg.width, cfg.resnet_stem, cfg.vgg_head)
+def frozen_text(frozen: pd.DataFrame, cfg: Settings) -> str:
+    """The padding-only share of ResNet-18 at full width and at this profile's width (the
+    `frozen` table of `fresh.load`)."""
+    full, here = float(frozen.full_width.iloc[0]), float(frozen.this_width.iloc[0])
     return (f"Padding-only taps: **{full:.1f}%** of the full-width ResNet-18's parameters "
             f"({here:.1f}% at this profile's width {cfg.width:g}); the report: about "
             f"{reported.RESNET_UNCHANGED:.0f}% nearly unchanged.")
@@ -169,29 +167,8 @@ def differences_text(cfg: Settings) -> str:
                "differing from the original code: " + ", ".join(off) + "."))
 
 
-def flip_norms(cfg: Settings | None = None, seed: int = 0) -> pd.DataFrame:
-    """2 ||theta_0|| of freshly initialized full-width models (the init of each reported
-    sign flip; conv biases as `cfg.conv_bias`), beside the reported sign-flip distance: a
-    flip moves weights by 2 ||theta||. VGG19 with each head, the original's 1000-way first."""
-    conv_bias = cfg.conv_bias if cfg is not None else Settings.conv_bias
-    rows = []
-    for arch, _, init, _, value in reported.SIGN_FLIP_DISTANCE:
-        heads = ("torchvision_1000", "torchvision", "small") if arch == "vgg19" \
-            else ("torchvision",)
-        for head in heads:
-            model = material.build(arch, 10, 1.0, "imagenet", head, seed=seed)
-            with material.conv_biases_kept(model, material.keeps_conv_bias(conv_bias, arch,
-                                                                           init)):
-                initialize(model, init, seed=seed)
-            norm = float(torch.linalg.vector_norm(torch.cat(
-                [p.detach().flatten() for p in model.parameters()])))
-            rows.append(dict(arch=arch, head=head if arch == "vgg19" else "", init=init,
-                             two_norm_fresh=2 * norm, reported_sign_flip=value))
-    return pd.DataFrame(rows)
-
-
 def flip_text(norms: pd.DataFrame) -> str:
-    """The sign-flip paragraph's numbers, from `flip_norms`."""
+    """The sign-flip paragraph's numbers, from `fresh.load`'s `flip_norms` table."""
     parts = [f"{r.arch}{f' ({r.head} head)' if r.head else ''}: {r.two_norm_fresh:.1f} "
              f"(reported {r.reported_sign_flip:g})" for r in norms.itertuples()]
     return "2 ||theta_0|| of freshly initialized full-width models: " + "; ".join(parts) + "."
