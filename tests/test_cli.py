@@ -2,7 +2,7 @@
 
 import pytest
 
-from initlab import cli
+from initlab import cli, settings
 
 
 def test_list_shows_studies_profiles_and_settings(capsys):
@@ -33,7 +33,7 @@ def test_data_check_reports_presence(capsys, monkeypatch, tmp_path):
 
 
 def test_values_on_the_command_line_keep_their_meaning():
-    assert cli._parse_value("3") == 3 and cli._parse_value("0.5") == 0.5
-    assert cli._parse_value("off") == "off" and cli._parse_value("yes") == "yes"
-    assert cli._parse_value("true") is True and cli._parse_value("False") is False
-    assert cli._parse_value("blur,gaussian") == "blur,gaussian"
+    assert settings.parse_value("3") == 3 and settings.parse_value("0.5") == 0.5
+    assert settings.parse_value("off") == "off" and settings.parse_value("yes") == "yes"
+    assert settings.parse_value("true") is True and settings.parse_value("False") is False
+    assert settings.parse_value("blur,gaussian") == "blur,gaussian"

@@ -13,7 +13,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from initlab import cli, console, paths, plan, profiles, runner, store
+from initlab import cli, console, paths, plan, profiles, runner, settings, store
 from initlab.settings import _coerce
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -72,7 +72,7 @@ def test_values_are_named_in_plain_words():
     assert _coerce("lr", "1e-5", float) == 1e-5 and _coerce("lr", "0", float) == 0.0
     assert _coerce("lr", "0e-400", float) == 0.0 and _coerce("lr", 3, float) == 3.0
     assert _coerce("lr", "4.9e-324", float) > 0  # the smallest float is one
-    assert cli._parse_value("1.0e-400") == "1.0e-400" and cli._parse_value("0.0") == 0.0
+    assert settings.parse_value("1.0e-400") == "1.0e-400" and settings.parse_value("0.0") == 0.0
 
 
 # --------------------------------------------------------------------------- folders

@@ -19,8 +19,11 @@ STUDY = "02_clustered_init"
 
 
 def rejects(field: str, value, profile: str = "smoke", **others) -> str:
-    with pytest.raises(ValueError, match=field) as error:
+    """One line naming `field`: a ValueError from the class's checks, or a TypeError from the
+    coercion of user values, which refuses nan, infinity and 1e-400 (0.0 once parsed) itself."""
+    with pytest.raises((ValueError, TypeError), match=field) as error:
         profiles.load(STUDY, profile, **{field: value}, **others)
+    assert "\n" not in str(error.value)
     return str(error.value)
 
 

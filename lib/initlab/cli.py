@@ -8,7 +8,6 @@ and fetch data sets."""
 from __future__ import annotations
 
 import argparse
-import decimal
 import sys
 import time
 from pathlib import Path
@@ -24,32 +23,6 @@ PROFILES = runner.PROFILES
 # For the help texts only, without importing torch (tests/test_cli_imports.py checks that it
 # equals training.runtime.DEVICES).
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-def _parse_value(text: str):
-    """`-p iterations 3` -> 3, `-p noises blur,gaussian` -> 'blur,gaussian' (split later).
-
-    Only `true`/`false` mean booleans: YAML 1.1 would also read on/off/yes/no as booleans,
-    which turned `-p tiny_imagenet off` into False. A nonzero float YAML rounds to 0
-    (`1.0e-400`) stays text, so the settings' coercion rejects it instead of using 0."""
-    import yaml
-
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if isinstance(value, bool) and text.strip().lower() not in ("true", "false"):
-        return text
-    if isinstance(value, float) and value == 0 and _nonzero(text):
-        return text
-    return value
-
-
-def _nonzero(text: str) -> bool:
-    try:
-        return decimal.Decimal(text.strip().replace("_", "")) != 0
-    except decimal.InvalidOperation:
-        return False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +101,9 @@ def _cluster(args) -> Cluster:
 
 
 def _overrides(args) -> dict:
-    return {key: _parse_value(value) for key, value in args.param}
+    from initlab.settings import parse_value
+
+    return {key: parse_value(value) for key, value in args.param}
 
 
 def cmd_run(args, train: bool) -> int:
@@ -146,7 +121,7 @@ def cmd_run(args, train: bool) -> int:
         plan.check_store_writable(study, profiles.load(study, args.profile, **overrides))
     failed, study, stored = [], chosen[0], _stored_runs(chosen[0])
     if not train and not args.verbose and side_by_side.workers(chosen) > 1:
-        failed = side_by_side.render(chosen, _render_options(args))
+        failed = side_by_side.render(chosen, side_by_side.options(args))
         chosen = []
     try:
         for study in chosen:
@@ -165,13 +140,6 @@ def cmd_run(args, train: bool) -> int:
         print(f"compare: {compare.write(output)}", flush=True)
     print(f"report: {report.write(output)}", flush=True)
     return 1 if failed else 0
-
-
-def _render_options(args) -> list[str]:
-    """The options of this `initlab render` for one study's own render process."""
-    options = ["--profile", args.profile, "--device", args.device, "--threads", str(args.threads)]
-    options += [text for pair in args.param for text in ("-p", *pair)]
-    return options + (["--compile"] if args.compile else [])
 
 
 def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -> bool:
@@ -254,15 +222,9 @@ def cmd_verify(args) -> int:
     runner.check_names([], args.profile)
     from initlab import verify
 
-    reference = Path(args.reference) if args.reference else verify.reference_root()
-    results = verify.verify(args.profile, paths.figures_root(), reference)
-    if not results:
-        raise ValueError(f"no reference results for profile {args.profile!r} in {reference}")
-    for study, checks in results:
-        print(verify.summary(study, checks))
-        for line in [d for c in checks for d in c.different][:20]:
-            print(f"   {line}")
-    return 1 if any(not c.ok for _, checks in results for c in checks) else 0
+    lines, ok = verify.report(args.profile, paths.figures_root(), args.reference)
+    print("\n".join(lines))
+    return 0 if ok else 1
 
 
 def cmd_list() -> int:

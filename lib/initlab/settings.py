@@ -139,3 +139,29 @@ def _nonzero(text: str) -> bool:
         return decimal.Decimal(text.strip().replace("_", "")) != 0
     except decimal.InvalidOperation:
         return False
+
+
+def parse_value(text: str) -> Any:
+    """`-p iterations 3` -> 3, `-p noises blur,gaussian` -> 'blur,gaussian' (split later).
+
+    Only `true`/`false` mean booleans: YAML 1.1 would also read on/off/yes/no as booleans,
+    which turned `-p tiny_imagenet off` into False. A nonzero float YAML rounds to 0
+    (`1.0e-400`) stays text, so the settings' coercion rejects it instead of using 0."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, bool) and text.strip().lower() not in ("true", "false"):
+        return text
+    if isinstance(value, float) and value == 0 and _nonzero(text):
+        return text
+    return value
+
+
+def _nonzero(text: str) -> bool:
+    try:
+        return decimal.Decimal(text.strip().replace("_", "")) != 0
+    except decimal.InvalidOperation:
+        return False

@@ -25,6 +25,13 @@ def workers(studies: list[str]) -> int:
     return max(1, min(len(studies), cores or 1))
 
 
+def options(args) -> list[str]:
+    """The options of this `initlab render` (argparse's namespace) for one study's process."""
+    given = ["--profile", args.profile, "--device", args.device, "--threads", str(args.threads)]
+    given += [text for pair in args.param for text in ("-p", *pair)]
+    return given + (["--compile"] if args.compile else [])
+
+
 def render(studies: list[str], options: list[str]) -> list[str]:
     """Render each study with `initlab render <study> <options> --no-pages`, printing each one's
     lines when it ends; return the studies that failed. Ctrl-C stops every child."""

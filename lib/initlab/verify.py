@@ -162,3 +162,17 @@ def verify(profile: str, figures: Path, reference: Path) -> list[tuple[str, list
     return [(f"{study} ({output})", compare_study(figures / output / study,
                                                   reference / output / study))
             for output, study in study_folders(profile, reference)]
+
+
+def report(profile: str, figures: Path, reference: str = "") -> tuple[list[str], bool]:
+    """`initlab verify`'s lines (a summary per study, then up to 20 numbers outside their
+    tolerance) and whether every number reproduced."""
+    root = Path(reference) if reference else reference_root()
+    results = verify(profile, figures, root)
+    if not results:
+        raise ValueError(f"no reference results for profile {profile!r} in {root}")
+    lines = []
+    for study, checks in results:
+        lines.append(summary(study, checks))
+        lines += [f"   {line}" for line in [d for c in checks for d in c.different][:20]]
+    return lines, all(c.ok for _, checks in results for c in checks)
