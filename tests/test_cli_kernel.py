@@ -21,12 +21,17 @@ from initlab import paths
 ROOT = paths.project_root()
 
 
+COMMAND = [sys.executable, "-m", "initlab.cli", "run", "01_warm_start"]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return dict(os.environ, INITLAB_STORE=str(tmp_path / "store"),
+                INITLAB_FIGURES=str(tmp_path / "fig"))
+
+
 def _start(tmp_path: Path) -> subprocess.Popen:
-    env = dict(os.environ, INITLAB_STORE=str(tmp_path / "store"),
-               INITLAB_FIGURES=str(tmp_path / "fig"))
-    return subprocess.Popen([sys.executable, "-m", "initlab.cli", "run", "01_warm_start"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(COMMAND, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _kernel_once_training(job: subprocess.Popen, store: Path) -> int:
@@ -73,7 +78,7 @@ def test_a_killed_kernel_ends_the_study_in_one_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_no_kernel_and_no_asyncio_noise(tmp_path):
+def test_ctrl_c_leaves_no_kernel_and_no_asyncio_noise_and_the_same_command_resumes(tmp_path):
     job = _start(tmp_path)
     kernel = _kernel_once_training(job, tmp_path / "store")
     os.killpg(job.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends (the kernel has its
@@ -81,4 +86,10 @@ def test_ctrl_c_leaves_no_kernel_and_no_asyncio_noise(tmp_path):
     assert job.returncode == 130, err[-3000:]
     assert not _running(kernel), "the kernel outlived the command"
     assert "Task exception" not in err and "Traceback" not in err, err[-3000:]
-    assert err.strip().splitlines()[-1].startswith("interrupted: 01_warm_start has ")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: 01_warm_start has ")
+    assert "Run the same command to resume" in last
+    again = subprocess.run(COMMAND, cwd=ROOT, env=_env(tmp_path), capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(list((tmp_path / "store").rglob("DONE"))) == 2  # both iterations stored

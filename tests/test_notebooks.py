@@ -59,8 +59,10 @@ PROMISED = {
 
 
 # Render checked on the studies whose stores are the most involved (sources shared by several
-# batches, render-only loading of checkpoints); 01 and 04 render through the same runner path.
+# batches, render-only loading of checkpoints, stored constants); 01 and 04 render through the
+# same runner path. The three render at once (`side_by_side`), as `initlab render` does.
 RENDERED = ("02_clustered_init", "03_agop_nfm_init", "05_parameter_dynamics")
+RAN: dict[str, dict[str, pd.DataFrame]] = {}  # study -> its tables, from the smoke run below
 
 
 def initlab(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -74,11 +76,13 @@ def _store_entries() -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in store.rglob("DONE")}
 
 
+def _tables(folder: Path) -> dict[str, pd.DataFrame]:
+    return {p.name: pd.read_csv(p) for p in folder.glob("*.csv")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("study", sorted(PROMISED))
-def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(
-    study, tmp_path, shared_outputs, monkeypatch
-):
+def test_smoke_run_writes_what_it_promises(study, shared_outputs, monkeypatch):
     for key, value in shared_outputs.items():  # the JupyterLab test reuses these runs
         monkeypatch.setenv(key, value)
     result = initlab("run", study, "--profile", "smoke")
@@ -90,18 +94,30 @@ def test_smoke_run_writes_what_it_promises_and_render_reuses_the_store(
     outputs = [o for c in executed["cells"] for o in c.get("outputs", [])]
     errors = [o for o in outputs if o["output_type"] == "error"]
     assert not errors
-    tables = {p.name: pd.read_csv(p) for p in out.glob("*.csv")}
-    stored = _store_entries()
-    assert stored, "the run stored nothing"
+    assert _store_entries(), "the run stored nothing"
+    RAN[study] = _tables(out)
 
-    if study not in RENDERED:
-        return
+
+@pytest.mark.slow
+def test_render_of_several_studies_at_once_reuses_the_store(tmp_path, shared_outputs,
+                                                           monkeypatch):
+    for key, value in shared_outputs.items():
+        monkeypatch.setenv(key, value)
+    for study in RENDERED:
+        if study not in RAN:  # run alone (-k): train it here first
+            assert initlab("run", study, "--profile", "smoke").returncode == 0
+            RAN[study] = _tables(Path(shared_outputs["INITLAB_FIGURES"]) / "smoke" / study)
+    stored = _store_entries()
     # render from another working directory: nothing retrained, the same tables again
-    rendered = initlab("render", study, "--profile", "smoke", cwd=tmp_path)
+    rendered = initlab("render", *RENDERED, "--profile", "smoke", cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr[-3000:]
+    assert sorted(line.split()[1] for line in rendered.stdout.splitlines()
+                  if line.startswith("ok ")) == sorted(RENDERED)
     assert _store_entries() == stored
-    for name, frame in tables.items():
-        pd.testing.assert_frame_equal(pd.read_csv(out / name), frame)
+    for study in RENDERED:
+        out = Path(shared_outputs["INITLAB_FIGURES"]) / "smoke" / study
+        for name, frame in RAN[study].items():
+            pd.testing.assert_frame_equal(pd.read_csv(out / name), frame)
 
 
 @pytest.mark.slow

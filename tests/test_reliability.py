@@ -70,32 +70,3 @@ def test_a_missing_data_set_stops_the_study_with_the_fetch_command(tmp_path):
     assert "DataUnavailableError" in result.stderr
     assert "initlab data download mnist" in result.stderr
     assert not list((tmp_path / "store").rglob("DONE"))
-
-
-@pytest.mark.slow
-def test_ctrl_c_ends_with_one_line_and_the_same_command_resumes(tmp_path):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it (the notebook kernel
-    gets it too): one line naming what is stored, no traceback; rerunning finishes the study."""
-    import signal
-    import time
-
-    store_dir = tmp_path / "store"
-    env = dict(os.environ, INITLAB_STORE=str(store_dir), INITLAB_FIGURES=str(tmp_path / "fig"))
-    command = [sys.executable, "-m", "initlab.cli", "run", "02_clustered_init", "-p", "distances",
-               "euclidean", "-p", "gabor_layers", "1", "-p", "sweep_clusters", "2"]  # smaller
-    job = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list(store_dir.rglob("DONE"))) < 2:
-        time.sleep(0.1)
-    os.killpg(job.pid, signal.SIGINT)
-    _, err = job.communicate(timeout=120)
-    assert job.returncode == 130, err[-2000:]
-    assert "Traceback" not in err, err[-3000:]
-    line = [t for t in err.splitlines() if t.startswith("interrupted: 02_clustered_init has")]
-    assert len(line) == 1 and "Run the same command to resume" in line[0]
-    stored = len(list(store_dir.rglob("DONE")))
-    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=600)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert len(list(store_dir.rglob("DONE"))) > stored
