@@ -25,13 +25,17 @@ $(STAMP): pyproject.toml
 reproduce: $(STAMP)
 	$(BIN)/initlab run --profile $(PROFILE)
 
+# The suite runs on every core (at most 4 workers): its tests are mostly one-thread work and
+# subprocesses; files that share a computed fixture stay on one worker (xdist_group).
+PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadgroup
+
 ## Run the test suite.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 ## The test suite without the slow notebook runs (about a minute).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 ## Re-render every figure and table from the results store, without training.
 render: $(STAMP)

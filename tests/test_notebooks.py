@@ -13,6 +13,9 @@ import pytest
 
 from initlab import paths
 
+# the JupyterLab test reuses these smoke runs: under xdist one worker runs both files
+pytestmark = pytest.mark.xdist_group("notebooks")
+
 ROOT = paths.project_root()
 PROMISED = {
     "01_warm_start": [

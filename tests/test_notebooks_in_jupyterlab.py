@@ -23,6 +23,9 @@ import pytest
 
 from initlab import paths
 
+# it reuses the smoke runs of test_notebooks: under xdist the same worker runs both
+pytestmark = pytest.mark.xdist_group("notebooks")
+
 CHROMIUM = "/usr/bin/chromium"
 IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
 ROOT = paths.project_root()

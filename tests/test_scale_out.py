@@ -28,6 +28,9 @@ from initlab.store import jobs, lock
 from initlab.training.cluster import Cluster
 from initlab.training.runtime import Runtime
 
+# under xdist one worker computes the module's reference runs, once
+pytestmark = pytest.mark.xdist_group("scale_out")
+
 ROOT = paths.project_root()
 TESTS = Path(__file__).parent
 STUDY01 = ["01_warm_start", "--profile", "smoke"]

@@ -18,6 +18,9 @@ MODULE = '''
 import torch
 from torch import nn
 
+# under xdist one worker computes the module's first run, once
+pytestmark = pytest.mark.xdist_group("user_init")
+
 
 def scaled_normal(model, *, seed, gain=1.0):
     """Every conv weight N(0, (gain / sqrt(fan_in))^2), biases zero."""

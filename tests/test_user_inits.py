@@ -239,7 +239,7 @@ def test_init_options_is_a_hashable_settings_value_from_the_command_line():
     class Study:
         init_options: InitOptions = InitOptions()
 
-    from initlab.cli import _parse_value
+    from initlab.settings import parse_value as _parse_value
 
     given = settings.check_overrides(Study, {"init_options": _parse_value(
         "{orthogonal: {gain: 1.4}}")})
@@ -259,7 +259,7 @@ def test_the_command_line_list_of_inits_keeps_no_spaces():
     class Study:
         inits: tuple[str, ...] = ("kaiming_normal",)
 
-    from initlab.cli import _parse_value
+    from initlab.settings import parse_value as _parse_value
 
     given = settings.check_overrides(Study, {"inits": _parse_value(
         "kaiming_normal, mypkg.inits:orthogonal")})

@@ -185,7 +185,7 @@ def test_filters_figure_has_one_axes_per_kernel():
     fig = figures.filters(torch.randn(2, 10, 3, 3), ("blur", "rotation"), "as learned")
     assert len(fig.axes) == 20
     assert [ax.get_title() for ax in fig.axes[:10]] == list(figures.KERNEL_NAMES)
-    assert fig._suptitle.get_text() == "Filters of the six noisy models, as learned"
+    assert fig._suptitle.get_text() == "Filters of the 2 source models, as learned"
 
 
 def test_similarity_figure_has_one_panel_per_metric_with_the_reported_range():

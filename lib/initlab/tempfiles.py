@@ -6,6 +6,7 @@ one error a full disk raises, whatever library was writing."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import socket
@@ -56,3 +57,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # alive, another user's
         return True
     return True
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, read in 1 MiB blocks: what the store's manifests and the
+    checkpoints' checksum files hold."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

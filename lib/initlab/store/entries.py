@@ -11,7 +11,6 @@ never read silently.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from initlab.tempfiles import is_disk_full, no_space, temp_path
+from initlab.tempfiles import is_disk_full, no_space, sha256_of, temp_path
 from initlab.training.recipe import effective_precision
 
 Result = dict[str, Any]  # table name -> DataFrame, or tensor name -> Tensor
@@ -54,14 +53,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write(folder: Path, settings, result: Result, runtime=None, seconds: float = 0.0) -> None:
@@ -105,7 +96,7 @@ def _write_files(tmp: Path, settings, result: Result, runtime, seconds: float) -
     if runtime and hasattr(settings, "precision"):  # what "auto" became on this device
         ran["precision"] = effective_precision(runtime.torch_device, settings.precision)
     (tmp / RUNTIME).write_text(json.dumps(ran, indent=1))
-    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+    files = {p.name: {"size": p.stat().st_size, "sha256": sha256_of(p)}
              for p in sorted(tmp.iterdir())}
     (tmp / MANIFEST).write_text(json.dumps(files, indent=1))
     (tmp / DONE).write_text("")
@@ -123,7 +114,7 @@ def damage(folder: Path) -> str | None:
         path = folder / name
         if not path.exists():
             return f"lacks {name}"
-        if path.stat().st_size != expected["size"] or _sha256(path) != expected["sha256"]:
+        if path.stat().st_size != expected["size"] or sha256_of(path) != expected["sha256"]:
             return f"has a damaged {name} (its size or sha256 differs from the manifest)"
     return None
 

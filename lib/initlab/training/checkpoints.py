@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import hashlib
 import os
 import re
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from initlab.tempfiles import clean_stale, is_disk_full, no_space, temp_path
+from initlab.tempfiles import clean_stale, is_disk_full, no_space, sha256_of, temp_path
 
 CHECKSUM = ".sha256"  # suffix of a checkpoint's checksum file
 _SCRATCH: contextvars.ContextVar[tuple[Path, Path, list[int]] | None] = \
@@ -90,7 +89,7 @@ def _damage(path: Path) -> str | None:
     accepted = _accepted(path).split()
     if not accepted:
         return "has no checksum file"
-    if _sha256(path) not in accepted:
+    if sha256_of(path) not in accepted:
         return "differs from its checksum (altered or cut short)"
     return None
 
@@ -124,14 +123,6 @@ def _checksum_path(path: Path) -> Path:
     return path.with_name(path.name + CHECKSUM)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save(path: Path | None, state: dict) -> None:
     """Write `state` atomically (temp file + rename): a kill mid-write leaves the old file.
 
@@ -143,7 +134,7 @@ def save(path: Path | None, state: dict) -> None:
     tmp = temp_path(path)
     try:
         torch.save(state, tmp)
-        new = _sha256(tmp)
+        new = sha256_of(tmp)
         _write_checksum(path, f"{new} {_accepted(path)}".strip())
     except (OSError, RuntimeError) as error:
         tmp.unlink(missing_ok=True)

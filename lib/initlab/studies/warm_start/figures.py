@@ -30,7 +30,7 @@ def filters(kernels: torch.Tensor | np.ndarray, noises: Sequence[str], label: st
     kernels = kernels.numpy() if isinstance(kernels, torch.Tensor) else np.asarray(kernels)
     return plots.image_grid(kernels, row_labels=noises, col_labels=KERNEL_NAMES[:kernels.shape[1]],
                             cmap="RdBu_r", symmetric=True,
-                            title=f"Filters of the six noisy models, {label}")
+                            title=f"Filters of the {len(noises)} source models, {label}")
 
 
 def similarity_per_filter(similarity: pd.DataFrame, metrics: Sequence[str]) -> plt.Figure:
