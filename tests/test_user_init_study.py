@@ -14,12 +14,12 @@ import pytest
 
 from initlab import paths
 
+# under xdist one worker computes the module's first run, once
+pytestmark = pytest.mark.xdist_group("user_init")
+
 MODULE = '''
 import torch
 from torch import nn
-
-# under xdist one worker computes the module's first run, once
-pytestmark = pytest.mark.xdist_group("user_init")
 
 
 def scaled_normal(model, *, seed, gain=1.0):
