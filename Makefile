@@ -33,7 +33,7 @@ PYTEST := $(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadgroup
 test: $(STAMP)
 	$(PYTEST)
 
-## The test suite without the slow notebook runs (about a minute).
+## The test suite without the slow notebook runs (about 2.5 minutes on 2 cores).
 test-fast: $(STAMP)
 	$(PYTEST) -m "not slow"
 
