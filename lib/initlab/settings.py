@@ -37,6 +37,13 @@ def check_positive(settings: Any, *names: str) -> None:
             raise ValueError(f"{name} must be positive, got {getattr(settings, name)!r}")
 
 
+def check_bools(settings: Any, *names: str) -> None:
+    """Each of `names` must be a bool (a notebook's `overrides` can hand any object)."""
+    for name in names:
+        if not isinstance(getattr(settings, name), bool):
+            raise ValueError(f"{name} must be true or false, got {getattr(settings, name)!r}")
+
+
 def check_range(settings: Any, name: str, low: float | None = None, high: float | None = None,
                 *, above: float | None = None) -> None:
     """`name` must be a finite number with low <= value <= high (and value > above): one line

@@ -14,7 +14,7 @@ from initlab import catalog
 from initlab.inits import check_methods, check_options
 from initlab.inits.matrix import KAIMING_SCALES, PD_SHIFTS
 from initlab.models.vgg import CONFIGS
-from initlab.settings import check_choices, check_range
+from initlab.settings import check_bools, check_choices, check_range
 from initlab.training.recipe import PRECISIONS
 
 KNOWN = tuple(catalog.SHAPES)  # data sets with a published shape (sizes checked up front)
@@ -54,8 +54,7 @@ def _check_names(cfg: Any, allowed_inits: Sequence[str]) -> None:
     check_choices("kaiming_scale", cfg.kaiming_scale, KAIMING_SCALES)
     check_choices("pd_shift", cfg.pd_shift, PD_SHIFTS)
     check_choices("precision", cfg.precision, PRECISIONS)
-    if not isinstance(cfg.as_run, bool):
-        raise ValueError(f"as_run must be true or false, got {cfg.as_run!r}")
+    check_bools(cfg, "as_run")
 
 
 def _check_numbers(cfg: Any) -> None:

@@ -18,7 +18,7 @@ from initlab import catalog
 from initlab.inits.clustered import DISTANCES, RESCALES
 from initlab.inits.filters import ALIGNED_MEANS, GABOR_DRAWS, GABOR_GRIDS
 from initlab.metrics.matching import METHODS, ORDERS
-from initlab.settings import check_choices, check_range
+from initlab.settings import check_bools, check_choices, check_range
 from initlab.studies.clustered_init import tasks
 from initlab.training.recipe import LR_SCHEDULES, PRECISIONS
 
@@ -53,9 +53,7 @@ def _check_choices(s: Any) -> None:
     check_choices("distances", s.distances, DISTANCES)
     _distinct("align_matchings", s.align_matchings, allow_empty=not s.align_layers)
     check_choices("align_matchings", s.align_matchings, METHODS)
-    for name in ("augment", "as_run"):
-        if not isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} must be true or false, got {getattr(s, name)!r}")
+    check_bools(s, "augment", "as_run")
 
 
 def _check_numbers(s: Any) -> None:

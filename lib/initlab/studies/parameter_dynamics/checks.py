@@ -14,7 +14,7 @@ from typing import Any
 
 from initlab import catalog
 from initlab.inits import InitSpec
-from initlab.settings import check_choices, check_range
+from initlab.settings import check_bools, check_choices, check_range
 from initlab.training.recipe import PRECISIONS
 
 ARCHS = ("lenet5", "resnet18", "vgg19")
@@ -58,9 +58,7 @@ def _check_choices(s: Any) -> None:
     check_choices("correlation", s.correlation, CORRELATIONS)
     check_choices("precision", s.precision, PRECISIONS)
     check_choices("pretrained", s.pretrained, PRETRAINED)
-    for name in ("normalize", "as_run"):
-        if not isinstance(getattr(s, name), bool):
-            raise ValueError(f"{name} must be true or false, got {getattr(s, name)!r}")
+    check_bools(s, "normalize", "as_run")
     if s.init_spec is not None and not isinstance(s.init_spec, InitSpec):
         raise ValueError(f"init_spec is set per grid cell by the study; got {s.init_spec!r}")
 

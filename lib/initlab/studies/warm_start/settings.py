@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from initlab import catalog
 from initlab.data import DATASETS
 from initlab.data.noise import CORRUPTIONS, NOISES
-from initlab.settings import check_choices, check_range, not_hashed
+from initlab.settings import check_bools, check_choices, check_range, not_hashed
 from initlab.training.recipe import PRECISIONS, Recipe
 
 METRICS = ("cosine", "pearson", "frobenius")
@@ -75,8 +75,7 @@ class WarmStartSettings:
         check_choices("frobenius_pair", self.frobenius_pair, FROBENIUS_PAIRS)
         check_choices("copy_from", self.copy_from, COPY_FROM)
         check_choices("precision", self.precision, PRECISIONS)
-        if not isinstance(self.corrupt, bool):
-            raise ValueError(f"corrupt must be true or false, got {self.corrupt!r}")
+        check_bools(self, "corrupt")
         if len(self.noises) < 2:
             raise ValueError(f"noises: at least two are needed (models are compared in pairs), "
                              f"got {len(self.noises)}")
