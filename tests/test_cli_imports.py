@@ -1,6 +1,9 @@
 """`initlab --help`, a mistyped study or profile answer at once: importing the command line
 imports neither torch nor pandas, matplotlib or papermill (they load in the commands that use
-them), and the names it checks without them are the package's own."""
+them), and the names it checks without them are the package's own. `initlab list` builds every
+study's settings (each checked in full) without torch either: the init, noise, model and
+alignment names those checks use live in torch-free modules, which must name what the modules
+that use them register."""
 
 from __future__ import annotations
 
@@ -62,3 +65,48 @@ def test_data_check_finds_the_files_without_torch():
             "    assert cli.main(['data', 'check', 'digits', 'cifar10']) == 0\n"
             "assert 'digits' in out.getvalue() and 'cifar10' in out.getvalue()\n")
     assert _loaded_after(code) == []
+
+
+def test_list_builds_every_studys_settings_without_torch():
+    code = ("import contextlib, io\nfrom initlab import cli, profiles\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    assert cli.main(['list']) == 0\n"
+            "shown = out.getvalue().splitlines()\n"
+            "assert [s for s in shown if not s.startswith(' ')] == list(profiles.STUDIES)\n"
+            "assert len(shown) == len(profiles.STUDIES) * (1 + len(profiles.PROFILES))\n")
+    assert _loaded_after(code) == ["initlab.profiles"]  # every study's settings, nothing heavy
+
+
+@pytest.mark.xfail(strict=True, reason="issue 22: plan lists runs through initlab.store (torch, "
+                   "pandas at import), the studies' runs modules and the cli's Runtime")
+def test_plan_without_timing_lists_every_studys_runs_without_torch():
+    code = ("import contextlib, io\nfrom initlab import cli, profiles\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    assert cli.main(['plan', '--no-time', '--profile', 'quick']) == 0\n"
+            "rows = [line.split()[0] for line in out.getvalue().splitlines()[4:]]\n"
+            "assert rows == [*profiles.STUDIES, 'all'], rows\n")
+    assert "torch" not in _loaded_after(code)
+
+
+def test_the_init_names_checked_without_torch_are_the_registered_methods():
+    from initlab.inits import methods, names, resolve
+
+    package = {}
+    for name in methods():  # importing every method module
+        module = resolve(name).__module__
+        if module.startswith("initlab.inits."):
+            package[name] = module.rpartition(".")[2]
+    assert package == {name: module for module, listed in names.METHODS.items()
+                       for name in listed}
+    assert names.BUILTINS == set(package)
+
+
+def test_the_noise_and_model_names_checked_without_torch_are_the_functions_names():
+    from initlab.data import corruptions, noise
+    from initlab.models import model_names, vgg, vgg_configs
+
+    assert [fn.__name__ for fn in noise.NOISES.values()] == list(corruptions.NOISE_NAMES)
+    assert all(set(params) == set(corruptions.NOISE_NAMES)
+               for params in corruptions.CORRUPTIONS.values())
+    assert set(vgg_configs.CONFIGS) == {n for n in model_names() if n.startswith("vgg")}
+    assert vgg.CONFIGS is vgg_configs.CONFIGS

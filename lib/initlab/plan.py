@@ -4,7 +4,8 @@ Per study: its runs (every batch of `runs.batches`, or of `work.batches` where l
 must not need the data), how many are stored and missing, the training work of the missing
 ones (image passes, FLOPs) from the study's `work.trainings`, and the time that work takes on
 this device, from a short calibration of each model that appears (`calibrate.measure`).
-Nothing here loads a data set: sizes come from `initlab.catalog`.
+Nothing here loads a data set: sizes come from `initlab.catalog`. The calibration (torch) is
+imported only when it runs, so `--no-time` needs no torch of its own.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from initlab import calibrate, paths, store
+from initlab import paths, store
 from initlab.training.progress import duration
-from initlab.training.runtime import Runtime
 from initlab.training.work import Training
+
+if TYPE_CHECKING:
+    from initlab import calibrate
+    from initlab.training.runtime import Runtime
 
 # study -> its package under initlab.studies; a study's modules are imported when it is
 # planned (its `work`, and its `runs` only where `work` has no `batches`), so planning one
@@ -106,6 +110,8 @@ def plan_study(study: str, cfg: Any, root: Path | None = None) -> StudyPlan:
 
 def calibrate_all(plans: list[StudyPlan], runtime: Runtime) -> dict[tuple, calibrate.Cost]:
     """One measured cost per distinct model of the missing trainings."""
+    from initlab import calibrate
+
     costs: dict[tuple, calibrate.Cost] = {}
     for plan in plans:
         for training in plan.trainings:
@@ -136,11 +142,15 @@ def table(plans: list[StudyPlan], costs: dict[tuple, calibrate.Cost]) -> list[st
 
 def _cost(trainings: list[Training], costs: dict) -> tuple[float, float, bool]:
     """(FLOPs, seconds, whether every model's FLOPs could be counted) of `trainings`."""
+    if not costs:  # not calibrated (`initlab plan --no-time`)
+        return 0.0, 0.0, False
+    from initlab import calibrate
+
     flops = seconds = 0.0
     counted = True
     for training in trainings:
         cost = costs.get(calibrate.key(training))
-        if cost is None:  # not calibrated (`initlab plan --no-time`)
+        if cost is None:
             return 0.0, 0.0, False
         seconds += cost.seconds * training.passes
         if cost.flops is None:

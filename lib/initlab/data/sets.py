@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from initlab.catalog import CIFAR100_COARSE_OF_FINE  # noqa: F401  (data.CIFAR100_...)
 from initlab.data.folders import (
     IMAGE_EXTENSIONS,
     decode_images,
@@ -58,15 +59,6 @@ _STATS = {
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle boot")
-# The standard CIFAR-100 fine -> coarse (superclass) map, fine labels in alphabetical order of
-# `fine_label_names` (apple=0 -> fruit_and_vegetables=4, ..., worm=99 -> non-insect_invert.=13).
-CIFAR100_COARSE_OF_FINE: tuple[int, ...] = (
-    4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11,
-    6, 11, 5, 10, 7, 6, 13, 15, 3, 15, 0, 11, 1, 10, 12, 14, 16, 9, 11, 5,
-    5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4, 17, 4, 2, 0, 17, 4, 18, 17,
-    10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13, 15, 13,
-    16, 19, 2, 4, 6, 19, 5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13,
-)
 # --------------------------------------------------------------------------- download
 
 

@@ -27,11 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from initlab.inits.names import DISTANCES, RESCALES
 from initlab.inits.registry import register
 from initlab.models.resnet import resnet_conv_layers
-
-DISTANCES = ("euclidean", "fourier_real", "fourier_abs")
-RESCALES = ("none", "kaiming")
 
 
 def main_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from initlab.inits.clustered import first_layers, rescaled
+from initlab.inits.names import ALIGNED_MEANS, GABOR_DRAWS, GABOR_GRIDS
 from initlab.inits.registry import register
 from initlab.metrics.matching import align_models, stacked_kernels
 from initlab.metrics.similarity import HIGHER_IS_MORE_SIMILAR, pairwise, set_kernel_slices
@@ -20,13 +21,6 @@ from initlab.metrics.similarity import HIGHER_IS_MORE_SIMILAR, pairwise, set_ker
 
 GABOR_RANGES = {"sigma": (1.5, 2.5), "theta": (0.0, math.pi), "lambd": (2.0, 13.0),
                 "psi": (0.0, 2 * math.pi), "gamma": (0.9, 1.1)}
-# centred: offsets from the kernel's centre. original: study 02's code, numpy's
-# linspace(-size // 2, size // 2, size): off-centre and stretched ([-2, -0.5, 1] for size 3)
-GABOR_GRIDS = ("centred", "original")
-# per_model: each model's own seeded draw. shared: the original's numpy seeds 0, 1, 2, ... per
-# output channel, counted over the layers, so every model gets the same filters
-GABOR_DRAWS = ("per_model", "shared")
-ALIGNED_MEANS = ("raw", "unit")  # unit: the original's mean of unit-norm filters
 
 
 def gabor_grid(size: int, grid: str = "centred") -> torch.Tensor:

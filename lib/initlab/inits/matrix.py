@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from initlab.inits.names import KAIMING_SCALES, METHODS, PD_SHIFTS
 from initlab.inits.registry import initialize, register
 from initlab.metrics import agop as agop_lib
 from initlab.models import conv_layers
@@ -33,8 +34,6 @@ from initlab.seeds import derive_seed
 Matrices = Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
 KINDS = ("nfm", "agop")
 SCALES = ("trace", "kaiming")
-KAIMING_SCALES = ("variance", "original")  # "original": the original code's, see above
-PD_SHIFTS = ("unit_trace", "raw")  # "raw": the original code's
 ORIGINAL_AGOP_DIVISOR = 100.0  # the original's `agop /= 100` ("agop scale is different")
 
 
@@ -143,7 +142,7 @@ register("nfm")(_variant("nfm", "trace"))
 register("agop")(_variant("agop", "trace"))
 register("kaiming_nfm")(_variant("nfm", "kaiming"))
 register("kaiming_agop")(_variant("agop", "kaiming"))
-MATRIX_METHODS = ("nfm", "agop", "kaiming_nfm", "kaiming_agop")
+MATRIX_METHODS = METHODS["matrix"]  # the four registered above
 
 
 @torch.no_grad()

@@ -14,6 +14,9 @@ hash of the function's source (`fingerprint`), so editing the function names new
 of reusing runs of the old code. Every random draw takes a `seed`, so a study gives all methods
 the same start for what a method leaves alone (a paired comparison). An initializer that needs
 data declares a `data` parameter and the study passes a batch of training inputs there.
+
+The package's methods are listed by name in `names` (no torch); their modules are imported on
+the first lookup of a function, so settings that only check names never import torch.
 """
 
 from __future__ import annotations
@@ -26,9 +29,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from torch import nn
-
 from initlab import paths
+from initlab.inits.names import BUILTINS, METHODS
 from initlab.inits.options import (  # noqa: F401  (part of this module's API)
     RESERVED,
     InitOptions,
@@ -39,12 +41,15 @@ from initlab.inits.options import (  # noqa: F401  (part of this module's API)
 from initlab.registry import Registry
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from initlab.data import ImageSet
 
 DATA_BATCH = 256  # training images a data-dependent init (LSUV) sees
 
-Initializer = Callable[..., nn.Module | None]
-INITIALIZERS: Registry[Initializer] = Registry("init method")
+Initializer = Callable[..., "nn.Module | None"]
+INITIALIZERS: Registry[Initializer] = Registry(
+    "init method", modules=tuple(f"initlab.inits.{module}" for module in METHODS))
 SPELLING = "name a function as 'module.path:function'"
 
 
@@ -53,13 +58,18 @@ def register(name: str) -> Callable[[Initializer], Initializer]:
 
     Registering a name again replaces the earlier function (a notebook cell run twice); a
     function from outside the package cannot take a built-in's name, so `kaiming_normal`
-    always means the package's own."""
+    always means the package's own. A method of `initlab.inits` must be listed under its
+    module in `names.METHODS` (what settings check names against without importing it)."""
     if not isinstance(name, str) or not name or ":" in name or name != name.strip():
         raise ValueError(f"init name {name!r}: use a plain name, without ':' or spaces")
 
     def wrap(function: Initializer) -> Initializer:
-        if (name in INITIALIZERS.names() and is_builtin(INITIALIZERS.get(name))
-                and not is_builtin(function)):
+        module = getattr(function, "__module__", None) or ""
+        if module.startswith("initlab.inits."):
+            if name not in METHODS.get(module.rpartition(".")[2], ()):
+                raise ValueError(f"init {name!r} of {module} is not listed under its module "
+                                 "in initlab.inits.names.METHODS")
+        elif name in BUILTINS and not is_builtin(function):
             raise ValueError(f"init name {name!r} is one of the package's methods; register "
                              "yours under another name")
         return INITIALIZERS.register(name)(function)
@@ -141,8 +151,10 @@ def check_methods(names: Sequence[str] | str, allowed: Sequence[str] | None = No
     (names a study handles itself), or an importable 'module.path:function'."""
     extra = tuple(allowed or ())
     for name in (names,) if isinstance(names, str) else names:
-        if name in INITIALIZERS.names() or name in extra:
+        if name in BUILTINS or name in extra:  # without importing the methods (torch)
             continue
+        if isinstance(name, str) and ":" not in name and name in INITIALIZERS.names():
+            continue  # a user's, registered in this process
         if isinstance(name, str) and ":" in name:
             try:
                 resolve(name)

@@ -43,12 +43,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from initlab.metrics.matching_names import METHODS, ORDERS
 from initlab.metrics.similarity import kernel_slices
 from initlab.models import conv_layers
 from initlab.models.resnet import resnet_conv_layers
-
-METHODS = ("greedy", "optimal")
-ORDERS = ("groups", "filters")  # greedy: which side walks in index order (groups: the original)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The model registry: `build_model(name, num_classes, in_channels, width, seed=)` is the only
 constructor the studies call, so a settings dataclass names a model with a string and the
-store hashes it. Architectures register themselves from their family modules."""
+store hashes it. Architectures register themselves from their family modules, which the
+registry imports on its first lookup."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from torch import nn
 from initlab.registry import Registry
 
 ModelFactory = Callable[..., nn.Module]
-MODELS: Registry[ModelFactory] = Registry("model")
+MODELS: Registry[ModelFactory] = Registry(
+    "model", modules=tuple(f"initlab.models.{family}" for family in ("resnet", "small", "vgg")))
 register = MODELS.register
 
 

@@ -11,13 +11,9 @@ import torch
 from torch import nn
 
 from initlab.models.registry import register
+from initlab.models.vgg_configs import CONFIGS
 
 HEADS = ("auto", "torchvision", "small")
-CONFIGS = {
-    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
-    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-              512, 512, 512, 512, "M"],
-}
 
 
 class VGG(nn.Module):

@@ -2,7 +2,9 @@
 
 `fit` and `fit_many` take a `Recipe`; a study builds its recipes from its settings, so every
 field here is part of what names a stored run. Where the model trains (device, threads,
-compile) is the `Runtime`'s business, not the recipe's.
+compile) is the `Runtime`'s business, not the recipe's. torch is imported where a recipe is
+used to train, not with the module: every study's settings hold recipes, and `initlab list`
+builds them all without torch.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("auto", "float32", "bf16")
@@ -57,6 +61,8 @@ class Recipe:
                              f"{self.epochs}, {self.lr_every}, {self.batch_size}")
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
+        import torch
+
         if self.optimizer == "adam":
             return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay,
                                     eps=self.eps)
@@ -109,6 +115,8 @@ def effective_precision(device: torch.device | str, precision: str = "auto") -> 
     Notebooks state it and `runtime.json` records it, because a setting of "auto" alone does
     not say which arithmetic produced a stored number.
     """
+    import torch
+
     kind = torch.device(device).type
     return "bf16" if precision == "bf16" or (precision == "auto" and kind == "cuda") else "float32"
 
@@ -120,5 +128,7 @@ def autocast(device: torch.device, precision: str = "auto") -> contextlib.Abstra
     convolutions of these studies, so "auto" means bf16 on CUDA only.
     """
     if effective_precision(device, precision) == "bf16":
+        import torch
+
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

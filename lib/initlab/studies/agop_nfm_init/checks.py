@@ -12,8 +12,8 @@ from typing import Any, Sequence
 
 from initlab import catalog
 from initlab.inits import check_methods, check_options
-from initlab.inits.matrix import KAIMING_SCALES, PD_SHIFTS
-from initlab.models.vgg import CONFIGS
+from initlab.inits.names import KAIMING_SCALES, PD_SHIFTS
+from initlab.models.vgg_configs import CONFIGS
 from initlab.settings import check_bools, check_choices, check_range
 from initlab.training.recipe import PRECISIONS
 

@@ -13,13 +13,14 @@ Each difference from the original is one field whose value selects the original'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from initlab import store
 from initlab.settings import not_hashed
-from initlab.studies.baselines_transfer import transfer
 from initlab.studies.baselines_transfer.checks import check_settings
 from initlab.training.recipe import Recipe
+
+if TYPE_CHECKING:  # imports torch: loaded where a run's plan is asked for (as is the store)
+    from initlab.studies.baselines_transfer import transfer
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ class TransferRun:
 
     def plan(self) -> transfer.TransferPlan:
         """The variants' recipes (Adam at `lr`, `batch_size`) and their other options."""
+        from initlab.studies.baselines_transfer import transfer
+
         return transfer.TransferPlan.adam(self.lr, self.batch_size, self.scratch_epochs,
                                           self.head_epochs, precision=self.precision,
                                           head=self.head, svm_c=self.svm_c, shear=self.shear,
@@ -226,6 +229,8 @@ def source_run(cfg: BaselinesTransferSettings) -> SourceRun | None:
 
 def transfer_runs(cfg: BaselinesTransferSettings) -> list[TransferRun]:
     """One run per seed (`transfer_seeds` of them); the task's images are the same in each."""
+    from initlab import store
+
     source = source_run(cfg)
     pretrained = "imagenet" if source is None else store.run_name(source)
     options = dict(head=cfg.head, lr=cfg.transfer_lr, batch_size=cfg.transfer_batch_size,

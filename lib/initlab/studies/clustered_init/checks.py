@@ -15,9 +15,8 @@ import math
 from typing import Any
 
 from initlab import catalog
-from initlab.inits.clustered import DISTANCES, RESCALES
-from initlab.inits.filters import ALIGNED_MEANS, GABOR_DRAWS, GABOR_GRIDS
-from initlab.metrics.matching import METHODS, ORDERS
+from initlab.inits.names import ALIGNED_MEANS, DISTANCES, GABOR_DRAWS, GABOR_GRIDS, RESCALES
+from initlab.metrics.matching_names import METHODS, ORDERS
 from initlab.settings import check_bools, check_choices, check_range
 from initlab.studies.clustered_init import tasks
 from initlab.training.recipe import LR_SCHEDULES, PRECISIONS

@@ -71,10 +71,10 @@ class TargetRun(Training):
     clusters: int = 0
     layers: int = 0
     matching: str = ""
-    align_order: str = "filters"  # greedy aligned: which side walks in order (matching.ORDERS)
-    align_mean: str = "raw"  # aligned: mean of raw or unit-norm filters (filters.ALIGNED_MEANS)
-    gabor_grid: str = "centred"  # Gabor: filters.GABOR_GRIDS
-    gabor_draw: str = "per_model"  # Gabor: filters.GABOR_DRAWS
+    align_order: str = "filters"  # greedy aligned: which side walks first (matching_names.ORDERS)
+    align_mean: str = "raw"  # aligned: mean of raw or unit-norm filters (inits.names.ALIGNED_MEANS)
+    gabor_grid: str = "centred"  # Gabor: inits.names.GABOR_GRIDS
+    gabor_draw: str = "per_model"  # Gabor: inits.names.GABOR_DRAWS
     noise: float = 0.0
     rescale: str = "none"
     kmeans_sample: int = 0

@@ -5,7 +5,8 @@ map); superclasses 0-9 form the source pool and 10-19 the target pool, and a tas
 groups: their ten fine classes, labels remapped to 0..9 in ascending fine order. The 10-class
 sets (digits, MNIST, Fashion-MNIST, CIFAR-10) run the same design with one class per group:
 classes 0-4 are the source pool and 5-9 the target pool, so a task is a 2-class problem.
-Full data sets are loaded once per process (and resized once when asked), then sliced.
+Full data sets are loaded once per process (and resized once when asked), then sliced. The
+task layout needs no torch (the settings check counts against it when they are built).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import dataclasses
 import functools
 import itertools
 import random
-
-import torch
+from typing import TYPE_CHECKING
 
 from initlab import data
-from initlab.data import CIFAR100_COARSE_OF_FINE, ImageSet
+from initlab.catalog import CIFAR100_COARSE_OF_FINE
+
+if TYPE_CHECKING:
+    from initlab.data import ImageSet
 
 Pair = tuple[int, int]
 TEN_CLASS_SETS = ("digits", "mnist", "fashion_mnist", "cifar10")
@@ -94,6 +97,8 @@ def per_class(images: ImageSet, n: int, seed: int) -> ImageSet:
     """At most `n` images of every class (a seeded draw; 0 = all), in the set's order."""
     if n <= 0:
         return images
+    import torch
+
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
     keep = torch.cat([order[images.labels[order] == c][:n] for c in range(images.num_classes)])
     return images.subset(keep.sort().values)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from initlab import catalog
 from initlab.data import DATASETS
-from initlab.data.noise import CORRUPTIONS, NOISES
+from initlab.data.corruptions import CORRUPTIONS, NOISE_NAMES
 from initlab.settings import check_bools, check_choices, check_range, not_hashed
 from initlab.training.recipe import PRECISIONS, Recipe
 
@@ -31,9 +31,9 @@ class WarmStartSettings:
     PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
 
     dataset: str = "mnist"
-    noises: tuple[str, ...] = tuple(NOISES)  # one disjoint noisy subset, and one model, per noise
+    noises: tuple[str, ...] = NOISE_NAMES  # one disjoint noisy subset, and one model, per noise
     corrupt: bool = True  # False: the original, whose noise line compared instead of assigning
-    corruption: str = "original"  # the noises' parameters (data.noise.CORRUPTIONS)
+    corruption: str = "original"  # the noises' parameters (data.corruptions.CORRUPTIONS)
     # "subsets": source model k on subset k; "full_first": the original's, model 0 on the whole
     # clean training set and models 1.. on the first subsets (the last noise is left unused)
     sources: str = "subsets"
@@ -68,7 +68,7 @@ class WarmStartSettings:
 
     def __post_init__(self) -> None:
         check_choices("dataset", self.dataset, tuple(d for d in DATASETS if d in catalog.SHAPES))
-        check_choices("noises", self.noises, tuple(NOISES))
+        check_choices("noises", self.noises, NOISE_NAMES)
         check_choices("corruption", self.corruption, tuple(CORRUPTIONS))
         check_choices("sources", self.sources, SOURCES)
         check_choices("metrics", self.metrics, METRICS)
