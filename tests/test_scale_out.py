@@ -273,7 +273,7 @@ def test_the_lock_is_released_on_an_error_and_on_sigkill(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "--jobs", "2"], "jobs and gpus are for --executor local or slurm"),
+    (["run", "--gpus", "2"], "gpus are for --executor local or slurm"),
     (["run", "--executor", "local", "--partition", "gpu"], "are for --executor slurm"),
     (["run", "--executor", "slurm", "--time", "soon"], "time must be minutes, H:MM:SS"),
     (["run", "--executor", "slurm", "--memory", "lots"], "memory must look like 16G"),
@@ -292,7 +292,7 @@ def test_cluster_settings_travel_as_a_notebook_parameter():
                                        {"constraint": "a100"}}
     with pytest.raises(ValueError, match="unknown cluster setting.*valid: executor"):
         Cluster.from_dict({"executer": "slurm"})
-    assert Runtime(cluster=cluster).in_process().cluster == Cluster()
+    assert Runtime(cluster=cluster).in_process().cluster == Cluster(jobs=1)
 
 
 def test_slurm_without_its_commands_says_where_to_run(tmp_path, monkeypatch, capsys):

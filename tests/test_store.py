@@ -12,6 +12,8 @@ import torch
 
 from initlab import store
 from initlab.tempfiles import HOST
+from initlab.training.cluster import Cluster
+from initlab.training.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ def test_run_many_computes_only_what_is_missing_and_gathers_a_tidy_frame(tmp_pat
     calls.clear()
     runs = [Toy(width=w) for w in (1, 2, 3)]
     store.run("toy", runs[1], compute, root=tmp_path)
-    results = store.run_many("toy", runs, compute, root=tmp_path)
+    here = Runtime(cluster=Cluster(jobs=1))  # in this process, so `calls` sees them
+    results = store.run_many("toy", runs, compute, runtime=here, root=tmp_path)
     assert [c.width for c in calls] == [2, 1, 3]
     frame = store.gather(runs, results, "metrics")
     assert len(frame) == 6 and set(frame.width) == {1, 2, 3}

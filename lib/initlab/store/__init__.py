@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from initlab import paths
-from initlab.store import jobs, lock, waiting
+from initlab.store import jobs, lock, pool, waiting
 from initlab.store.entries import (
     ASIDE,
     DONE,
@@ -121,7 +121,7 @@ def is_done(study: str, settings, root: Path | None = None) -> bool:
 def model_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     """A trained model as tensors of a run's result: its state dict under `MODEL` keys (the
     one way the package stores a model; `model_state` reads it back)."""
-    return {f"{MODEL}{k}": v.detach().cpu() for k, v in model.state_dict().items()}
+    return {f"{MODEL}{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
 def model_state(result: Result) -> dict[str, torch.Tensor]:
@@ -205,7 +205,8 @@ def run_many(
 ) -> list[Result]:
     """Every run's result, computing the missing ones: through `executor` if given, as jobs
     when the runtime names one (`Cluster.executor`: local processes or a SLURM job array,
-    `jobs`), else here one after another (a run that another process is computing is left
+    `jobs`), else here: several at once in worker processes on a CPU (`pool`), or one after
+    another (a run that another process is computing is left
     for last, then waited for and loaded)."""
     runtime = runtime or Runtime()
     missing = [s for s in settings_list if not is_done(study, s, root)]
@@ -225,6 +226,9 @@ def run_many(
                 failures.append(f"run {run_name(futures[future])}: {error}")
     elif runtime.cluster.executor:
         _send_jobs(study, missing, fn, runtime, root or paths.store_dir())
+    elif (size := pool.workers(runtime, len(missing))) > 1:
+        failures = pool.compute_all(run, study, missing, fn, runtime,
+                                    root or paths.store_dir(), size, desc, run_name)
     else:
         failures = _compute_here(study, missing, fn, runtime, root, desc)
     if failures:

@@ -2,8 +2,9 @@
 
 A `Cluster` is part of the `Runtime` (how, never what, is computed), passed explicitly from
 `initlab run --executor ...` or a notebook's `cluster` parameter down to `store.run_many`;
-nothing is read from the environment. The default (executor "") computes the runs one after
-another in this process, as before the executors existed.
+nothing is read from the environment. The default (executor "") computes the runs on this machine:
+several at once in worker processes on a CPU (`store.pool`, `jobs` of them, default one per
+core), else one after another in this process.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ class Cluster:
     """The executor and, for SLURM, what each job asks for (defaults: the site's own)."""
 
     executor: str = ""  # "": runs in this process | local: processes here | slurm: job arrays
-    jobs: int = 0  # at most this many jobs at once; 0: local one per GPU (else per CPU core),
-    # slurm as many as the scheduler starts
+    jobs: int = 0  # at most this many runs at once; 0: here and local one per GPU (else per
+    # CPU core), slurm as many as the scheduler starts; here, 1 computes in this process
     partition: str = ""  # "" = the cluster's default partition
     gpus: int = 0  # GPUs per job (slurm); local jobs get one GPU each where there are several
     cpus: int = 0  # CPUs per job (slurm); 0 = the site's default
@@ -46,8 +47,8 @@ class Cluster:
         if self.time:
             minutes(self.time)  # raises on a malformed limit
         object.__setattr__(self, "slurm", tuple((str(k), str(v)) for k, v in self.slurm))
-        if not self.executor and (self.jobs or self.gpus):
-            raise ValueError("jobs and gpus are for --executor local or slurm")
+        if not self.executor and self.gpus:
+            raise ValueError("gpus are for --executor local or slurm")
         if self.executor != "slurm" and self.slurm_options():
             raise ValueError("partition, account, qos, memory, time, cpus and --slurm options "
                              "are for --executor slurm")

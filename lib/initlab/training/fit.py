@@ -31,19 +31,22 @@ def fit(
     device = runtime.torch_device
     forward = prepare(model, runtime)
     generator = torch.Generator().manual_seed(seed)
-    batches = DeviceBatches(train, device)
+    batches = DeviceBatches(train, device, runtime.memory_format)
     opt = recipe.make_optimizer(model.parameters())
 
     def train_epoch(pbar) -> tuple[list[float], list[float]]:
         loss, acc = _train_epoch(forward, batches, opt, recipe, augment, generator, device, pbar)
         return [loss], [acc]
 
-    loop = Loop(labels=[name], vals=[DeviceBatches(val, device) if val is not None else None],
+    val_batches = None if val is None else DeviceBatches(val, device, runtime.memory_format)
+    loop = Loop(labels=[name], vals=[val_batches],
                 optimizer=opt, generators=[generator], train_epoch=train_epoch,
                 models=lambda: [model], weights=model.state_dict,
                 load_weights=model.load_state_dict, steps=-(-len(batches) // recipe.batch_size),
                 seed=derive_seed(seed, "global"))
-    return run_epochs(loop, recipe, runtime, name, snapshot_epochs)[0]
+    history = run_epochs(loop, recipe, runtime, name, snapshot_epochs)[0]
+    model.to(memory_format=torch.contiguous_format)  # callers see the plain layout
+    return history
 
 
 def _train_epoch(model, batches, opt, recipe, augment, generator, device, pbar):

@@ -101,7 +101,8 @@ def _fit_grouped(models, trains, vals, recipe, runtime, seeds, augments, snapsho
         return models
 
     loop = Loop(labels=[f"{name}[{i}]" for i in range(k)],
-                vals=[DeviceBatches(v, device) if v is not None else None for v in vals],
+                vals=[DeviceBatches(v, device, runtime.memory_format) if v is not None else None
+                      for v in vals],
                 optimizer=opt, generators=generators, train_epoch=train_epoch,
                 models=current_models, weights=lambda: params,
                 load_weights=lambda saved: _load(params, saved),
@@ -109,6 +110,8 @@ def _fit_grouped(models, trains, vals, recipe, runtime, seeds, augments, snapsho
                 seed=derive_seed(*seeds, "global"))
     histories = run_epochs(loop, recipe, runtime, name, snapshot_epochs)
     _write_back(models, params)  # also when every epoch came from a checkpoint
+    for model in models:  # callers see the plain layout
+        model.to(memory_format=torch.contiguous_format)
     return histories
 
 
@@ -155,13 +158,16 @@ def _fit_stacked(models, trains, vals, recipe, runtime, seeds, augments, snapsho
         return models
 
     loop = Loop(labels=[f"{name}[{i}]" for i in range(k)],
-                vals=[DeviceBatches(v, device) if v is not None else None for v in vals],
+                vals=[DeviceBatches(v, device, runtime.memory_format) if v is not None else None
+                      for v in vals],
                 optimizer=opt, generators=generators, train_epoch=train_epoch,
                 models=current_models, weights=net.state_dict, load_weights=net.load_state_dict,
                 steps=-(-len(batches[0]) // recipe.batch_size),
                 seed=derive_seed(*seeds, "global"))
     histories = run_epochs(loop, recipe, runtime, name, snapshot_epochs)
     stacked.write_back(net, models)  # also when every epoch came from a checkpoint
+    for model in models:  # callers see the plain layout
+        model.to(memory_format=torch.contiguous_format)
     return histories
 
 

@@ -62,7 +62,9 @@ class History:
 class DeviceBatches:
     """A data set held on the device as uint8, normalized one batch at a time."""
 
-    def __init__(self, data: ImageSet, device: torch.device):
+    def __init__(self, data: ImageSet, device: torch.device,
+                 memory_format: torch.memory_format = torch.contiguous_format):
+        self.memory_format = memory_format
         self.images = data.images.to(device, non_blocking=True)
         self.labels = data.labels.to(device, non_blocking=True)
         self.mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1) * 255.0
@@ -73,17 +75,18 @@ class DeviceBatches:
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = (self.images[index].float() - self.mean) / self.std
-        if x.is_cuda:  # NHWC feeds the tensor cores without layout conversions
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, self.labels[index]
+        # in the model's layout (`Runtime.memory_format`): no conversion at the first conv
+        return x.contiguous(memory_format=self.memory_format), self.labels[index]
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageSet | DeviceBatches, runtime: Runtime | None = None,
              precision: str = "auto", batch_size: int = 1024) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of `model` on `data`."""
-    device = (runtime or Runtime()).torch_device
-    batches = data if isinstance(data, DeviceBatches) else DeviceBatches(data, device)
+    runtime = runtime or Runtime()
+    device = runtime.torch_device
+    batches = (data if isinstance(data, DeviceBatches)
+               else DeviceBatches(data, device, runtime.memory_format))
     was_training = model.training
     model.eval()
     total_loss, correct = 0.0, 0
@@ -99,7 +102,9 @@ def evaluate(model: nn.Module, data: ImageSet | DeviceBatches, runtime: Runtime 
 
 
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    """CPU copies of the weights in the plain layout, whatever layout training used."""
+    return {k: v.detach().to("cpu", copy=True).contiguous()
+            for k, v in model.state_dict().items()}
 
 
 @dataclass

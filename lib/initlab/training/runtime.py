@@ -17,6 +17,7 @@ from initlab.training.cluster import Cluster
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PROGRESS = ("auto", "log", "off")
+LAYOUTS = ("auto", "nchw", "nhwc")
 
 
 @dataclass(frozen=True)
@@ -29,24 +30,40 @@ class Runtime:
     threads: int = 0  # CPU threads of the process; 0 = one (see `cpu_threads`)
     progress: str = "auto"  # auto: tqdm bars | log: outer bars and one line per fit | off
     cluster: Cluster = Cluster()  # where missing runs go: this process (default), local, slurm
+    layout: str = "auto"  # conv tensors' memory layout: auto = NHWC on CUDA and CPU (`layout`)
 
     def __post_init__(self) -> None:
         pick_device(self.device)  # fails at once on an unknown or absent device
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0 = by model size), got {self.threads}")
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; choose one of "
+                             f"{', '.join(LAYOUTS)}")
         if self.progress not in PROGRESS:
             raise ValueError(f"unknown progress {self.progress!r}; choose one of "
                              f"{', '.join(PROGRESS)}")
 
     def in_process(self) -> Runtime:
-        """This runtime without an executor: what a job computes its run with (a job never
-        sends its work on again). Progress "auto" becomes "log": a job writes to a log file."""
+        """This runtime without an executor, one run at a time: what a job or a pool worker
+        computes its run with (it never sends its work on again). Progress "auto" becomes
+        "log": a job writes to a log file."""
         progress = "log" if self.progress == "auto" else self.progress
-        return dataclasses.replace(self, cluster=Cluster(), progress=progress)
+        return dataclasses.replace(self, cluster=Cluster(jobs=1), progress=progress)
 
     @property
     def torch_device(self) -> torch.device:
         return pick_device(self.device)
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        """How conv weights and image batches are laid out. NHWC (channels_last) on CUDA feeds
+        the tensor cores; on a CPU it is 1.5x faster for SimpleCNN and ~9x for its max pool,
+        whose NCHW kernel is slow (bench/cpu_layout.py). The numbers differ from NCHW only in
+        float rounding; "nchw" keeps the plain layout."""
+        if self.layout == "nchw" or (self.layout == "auto"
+                                     and self.torch_device.type not in ("cuda", "cpu")):
+            return torch.contiguous_format
+        return torch.channels_last
 
     @property
     def cpu_threads(self) -> int:
@@ -89,12 +106,10 @@ def prepare(model: nn.Module, runtime: Runtime) -> nn.Module:
     """Move `model` to the runtime's device under the package's device policy; return what to
     call for a forward pass.
 
-    CUDA: channels_last weights (with NHWC batches and bf16 autocast, the fast path for
-    convolutions on tensor cores); `runtime.compile` wraps the model in torch.compile. The CPU
-    thread count is the process's (`Runtime.apply`), never changed here.
+    Weights in the runtime's layout (`Runtime.memory_format`: channels_last on CUDA and CPU,
+    with NHWC batches); `runtime.compile` wraps the model in torch.compile. The CPU thread
+    count is the process's (`Runtime.apply`), never changed here.
     """
-    device = runtime.torch_device
-    model.to(device)
-    if device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
+    model.to(runtime.torch_device)
+    model.to(memory_format=runtime.memory_format)
     return torch.compile(model) if runtime.compile else model
