@@ -52,7 +52,8 @@ def measure(training: Training, runtime: Runtime) -> Cost:
     model = build_model(training.arch, training.classes, training.channels, training.width,
                         seed=0, **dict(training.options))
     flops = _forward_flops(model, training)
-    forward = prepare(model, Runtime(runtime.device, threads=runtime.threads))
+    forward = prepare(model, Runtime(runtime.device, threads=runtime.threads,
+                                     layout=runtime.layout))
     batch = training.batch_size
     seconds = None
     if runtime.torch_device.type != "cuda" and batch > CPU_BATCH:
@@ -70,8 +71,7 @@ def _seconds_per_image(model: nn.Module, forward, training: Training, runtime: R
     device = runtime.torch_device
     x = torch.randn(batch, training.channels, training.size, training.size, device=device)
     y = torch.randint(training.classes, (batch,), device=device)
-    if device.type == "cuda":
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=runtime.memory_format)  # as `fit` feeds the model
     step = _step(model, forward, x, y, device, training.frozen)
     step()  # warm-up: allocations, kernel selection
     done, start = 0, time.perf_counter()
