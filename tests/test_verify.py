@@ -32,6 +32,16 @@ def test_a_mean_inside_two_sds_is_within_and_outside_is_named():
         == check.different[0]
 
 
+def test_integer_keys_of_a_table_with_floats_match_their_rows():
+    reference = pd.DataFrame({"filter": [0, 1], "cosine": [0.38, 0.31], "n": [3, 3]})
+    check = verify.compare_table("table1", reference.copy(), reference)
+    assert check.ok and check.equal == 2, check.different
+    ours = reference.copy()
+    ours.loc[1, "cosine"] = 0.5
+    assert verify.compare_table("table1", ours, reference).different == [
+        "table1: cosine at filter=1, n=3 is 0.5 (reference 0.31, tolerance 0)"]
+
+
 def test_per_seed_tables_take_the_spread_over_seeds_of_the_same_row():
     reference = pd.DataFrame({"init": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
                               "accuracy": [70.0, 72.0, 74.0, 50.0, 50.0, 50.0]})

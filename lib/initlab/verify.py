@@ -64,10 +64,6 @@ def _seed_spread(reference: pd.DataFrame, keys: list[str]) -> pd.DataFrame | Non
     return reference.groupby(others, dropna=False)[floats].transform("std")
 
 
-def _label(row: pd.Series, keys: list[str]) -> str:
-    return ", ".join(f"{k}={row[k]}" for k in keys) or f"row {row.name}"
-
-
 def compare_table(name: str, ours: pd.DataFrame, reference: pd.DataFrame) -> TableCheck:
     """Every float of `reference` against the same row and column of `ours` (see module doc)."""
     check = TableCheck(name)
@@ -75,10 +71,13 @@ def compare_table(name: str, ours: pd.DataFrame, reference: pd.DataFrame) -> Tab
     spread = _seed_spread(reference, keys)
     ours_by_key = {tuple(map(str, r)): i for i, r in zip(ours.index, ours[keys].itertuples(
         index=False))} if set(keys) <= set(ours.columns) else {}
-    for index, row in reference.iterrows():
-        where = ours_by_key.get(tuple(str(row[k]) for k in keys))
+    # keys from itertuples, not from `row`: iterrows upcasts a row's ints to float (0 -> 0.0)
+    key_rows = list(reference[keys].itertuples(index=False))
+    for (index, row), key in zip(reference.iterrows(), key_rows):
+        where = ours_by_key.get(tuple(map(str, key)))
+        label = ", ".join(f"{k}={v}" for k, v in zip(keys, key)) or f"row {index}"
         if where is None:
-            check.different.append(f"{name}: row {_label(row, keys)} is missing")
+            check.different.append(f"{name}: row {label} is missing")
             continue
         for column in reference.columns:
             if column in keys or not _compared(column):
@@ -92,7 +91,7 @@ def compare_table(name: str, ours: pd.DataFrame, reference: pd.DataFrame) -> Tab
                 check.within += 1
             else:
                 check.different.append(
-                    f"{name}: {column} at {_label(row, keys)} is {mine:g}"
+                    f"{name}: {column} at {label} is {mine:g}"
                     f" (reference {float(row[column]):g}, tolerance {tolerance:.3g})")
     return check
 
