@@ -1,0 +1,139 @@
+"""`initlab reference`: a finished profile's results copied into `figures/reference/`, the
+committed folder that `initlab verify` compares a user's run with and that the README links.
+
+What is copied from each study folder of `figures/<profile>*/` whose run ended well: its
+tables (CSV and Markdown), figures (PNG, scaled down to at most `MAX_WIDTH` pixels wide, so
+the repository stays small) and the profile's report page. What is recorded beside them
+(`ABOUT.md`): when and from which commit they were made, the torch build, the machine, and
+each study's wall time, so a reader knows what the numbers came from and how long they took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+MAX_WIDTH = 1000  # pixels: a figure in the shipped folder
+KEPT = ("*.csv", "*.md")
+
+
+def finished_outputs(profile: str, figures: Path) -> list[Path]:
+    """The output folders of `profile` (`quick`, `quick+dataset=...`) under `figures`."""
+    return sorted(p for p in figures.glob(f"{profile}*") if p.is_dir()
+                  and (p.name == profile or p.name.startswith(f"{profile}+")))
+
+
+def study_folders(output: Path) -> list[Path]:
+    """The study folders of one output whose notebook ran to the end (`run.json` ok)."""
+    found = []
+    for folder in sorted(output.iterdir()):
+        record = folder / "run.json"
+        if folder.is_dir() and record.exists() and json.loads(record.read_text()).get(
+                "status") == "ok":
+            found.append(folder)
+    return found
+
+
+def copy_study(source: Path, target: Path) -> int:
+    """The study's tables and scaled-down figures into `target` (replaced); files copied."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    count = 0
+    for pattern in KEPT:
+        for path in sorted(source.glob(pattern)):
+            shutil.copy2(path, target / path.name)
+            count += 1
+    for path in sorted(source.glob("*.png")):
+        _small_png(path, target / path.name)
+        count += 1
+    return count
+
+
+def _small_png(source: Path, target: Path) -> None:
+    from PIL import Image
+
+    with Image.open(source) as image:
+        if image.width > MAX_WIDTH:
+            height = round(image.height * MAX_WIDTH / image.width)
+            image = image.resize((MAX_WIDTH, height), Image.LANCZOS)
+        image.save(target, optimize=True)
+
+
+def provenance(profile: str, studies: list[Path]) -> list[str]:
+    """ABOUT.md's lines: date, commit, torch, machine, and each study's wall time."""
+    import torch
+
+    from initlab import paths
+
+    root = paths.project_root()
+    commit = _git(root, "rev-parse", "HEAD") or "unknown"
+    dirty = " (with uncommitted changes)" if _git(root, "status", "--porcelain",
+                                                   "--untracked-files=no") else ""
+    lines = [f"# Shipped `{profile}` results", "",
+             f"- made: {time.strftime('%Y-%m-%d %H:%M %Z')}",
+             f"- commit: `{commit}`{dirty}",
+             f"- torch: {torch.__version__}, float32, {torch.get_num_threads()} thread(s) "
+             "per run",
+             f"- machine: {_cpu()}, {os.cpu_count()} cores, {_memory()}, "
+             f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+             "", "| output | study | wall time | finished |", "| --- | --- | --- | --- |"]
+    total = 0.0
+    for folder in studies:
+        record = json.loads((folder / "run.json").read_text())
+        total += record.get("seconds", 0.0)
+        lines.append(f"| {folder.parent.name} | {folder.name} | "
+                     f"{record.get('seconds', 0) / 60:.1f} min | {record.get('finished', '')} |")
+    lines += [f"| all | | {total / 60:.1f} min | |", ""]
+    return lines
+
+
+def ship(profile: str, figures: Path, reference: Path) -> list[str]:
+    """Copy every finished study of `profile` into `reference`; return what was done."""
+    outputs = finished_outputs(profile, figures)
+    studies = [s for output in outputs for s in study_folders(output)]
+    if not studies:
+        raise ValueError(f"no finished {profile} study in {figures}: run `initlab run "
+                         f"--profile {profile}` first")
+    lines = []
+    for output in outputs:
+        target_output = reference / output.name
+        for folder in study_folders(output):
+            count = copy_study(folder, target_output / folder.name)
+            lines.append(f"{folder.parent.name}/{folder.name}: {count} files")
+        if (output / "README.md").exists():
+            shutil.copy2(output / "README.md", target_output / "README.md")
+    about = reference / f"ABOUT-{profile}.md"
+    about.write_text("\n".join(provenance(profile, studies)))
+    lines.append(f"wrote {about}")
+    return lines
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory() -> str:
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        return f"{pages * size / 2**30:.0f} GiB memory"
+    except (ValueError, OSError, AttributeError):
+        return "memory unknown"
