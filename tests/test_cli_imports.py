@@ -3,7 +3,8 @@ imports neither torch nor pandas, matplotlib or papermill (they load in the comm
 them), and the names it checks without them are the package's own. `initlab list` builds every
 study's settings (each checked in full) without torch either: the init, noise, model and
 alignment names those checks use live in torch-free modules, which must name what the modules
-that use them register."""
+that use them register. `initlab plan --no-time` lists every study's runs without them too:
+the store, the runtime and the studies' `design` and `work` modules are torch-free."""
 
 from __future__ import annotations
 
@@ -77,19 +78,42 @@ def test_list_builds_every_studys_settings_without_torch():
     assert _loaded_after(code) == ["initlab.profiles"]  # every study's settings, nothing heavy
 
 
-@pytest.mark.xfail(strict=True, reason="issue 22: plan lists runs through initlab.store (torch, "
-                   "pandas at import), the studies' runs modules and the cli's Runtime")
-def test_plan_without_timing_lists_every_studys_runs_without_torch():
+@pytest.mark.parametrize("profile", [[], ["--profile", "quick"]])
+def test_plan_without_timing_lists_every_studys_runs_without_torch(profile):
     code = ("import contextlib, io\nfrom initlab import cli, profiles\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    assert cli.main(['plan', '--no-time', '--profile', 'quick']) == 0\n"
+            f"    assert cli.main(['plan', '--no-time', *{profile!r}]) == 0\n"
             "rows = [line.split()[0] for line in out.getvalue().splitlines()[4:]]\n"
             "assert rows == [*profiles.STUDIES, 'all'], rows\n")
-    assert "torch" not in _loaded_after(code)
+    assert _loaded_after(code) == ["initlab.profiles"]  # every study's runs, nothing heavy
+
+
+@pytest.mark.parametrize("env", [{}, {"XDG_CACHE_HOME": "/x/cache"},
+                                 {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/x/cache"}])
+def test_torchs_cache_of_imagenet_weights_is_found_without_torch(env, monkeypatch):
+    import torch
+    import torchvision
+
+    from initlab.models.pretrained import IMAGENET_WEIGHTS
+    from initlab.studies.parameter_dynamics import design
+
+    for arch, file in design.IMAGENET_FILES.items():
+        weights = getattr(torchvision.models, IMAGENET_WEIGHTS[arch]).IMAGENET1K_V1
+        assert weights.url.rsplit("/", 1)[-1] == file
+    for name in ("TORCH_HOME", "XDG_CACHE_HOME", "TORCH_HUB"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = ("from initlab.studies.parameter_dynamics import work\nprint(work.hub_dir())\n"
+            "import sys\nassert 'torch' not in sys.modules\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=paths.project_root())
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == torch.hub.get_dir()
 
 
 def test_the_init_names_checked_without_torch_are_the_registered_methods():
-    from initlab.inits import methods, names, resolve
+    from initlab.inits import methods, names, resolve, wants_data
 
     package = {}
     for name in methods():  # importing every method module
@@ -99,6 +123,7 @@ def test_the_init_names_checked_without_torch_are_the_registered_methods():
     assert package == {name: module for module, listed in names.METHODS.items()
                        for name in listed}
     assert names.BUILTINS == set(package)
+    assert names.DATA_METHODS == {name for name in package if wants_data(name)}
 
 
 def test_the_noise_and_model_names_checked_without_torch_are_the_functions_names():

@@ -1,7 +1,14 @@
 """`initlab plan`: runs stored and missing, the training work they need (counted from the
-studies' `work.trainings`, without data), and a time measured on this device."""
+studies' `work.trainings`, without data), and a time measured on this device. The runs are
+listed by each study's torch-free `design.batches`, which names the functions computing them
+(`store.LazyFn`)."""
 
 from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import pickle
 
 import pytest
 
@@ -19,8 +26,9 @@ def test_plan_counts_stored_and_missing_runs_and_their_image_passes(tmp_path):
     per_run = 6 * cfg.subset_size * cfg.epochs + 8 * 1438 * cfg.epochs  # noisy + warm starts
     assert (before.total, before.stored, before.missing) == (2, 0, 2)
     assert before.passes == 2 * per_run and len(before.trainings) == 2 * 14
+    (batch,) = plan.batches("01_warm_start", cfg)
     first = warm_start.iteration_settings(cfg)[0]
-    store.run("01_warm_start", first, warm_start.run, runtime=CPU, root=tmp_path)
+    store.run("01_warm_start", first, batch.fn, runtime=CPU, root=tmp_path)  # runs.run, lazily
     after = plan.plan_study("01_warm_start", cfg, root=tmp_path)
     assert (after.total, after.stored, after.missing, after.passes) == (2, 1, 1, per_run)
 
@@ -95,3 +103,34 @@ def test_plan_without_time_builds_no_model(capsys, monkeypatch):
     row = next(line for line in capsys.readouterr().out.splitlines()
                if line.startswith("01_warm_start"))
     assert row.split()[1:4] == ["2", "0", "2"] and row.split()[-2:] == ["-", "-"]
+
+
+def _function(fn):
+    """The function a batch's run function (a `LazyFn`, perhaps with bound arguments) calls."""
+    if isinstance(fn, functools.partial):
+        return _function(fn.func)
+    assert isinstance(fn, store.LazyFn), fn  # listing a batch imports no training code
+    return fn.resolve()
+
+
+@pytest.mark.parametrize("study", list(plan.PACKAGES))
+def test_a_studys_batches_name_the_functions_that_compute_them(study):
+    cfg = profiles.load(study, "smoke")
+    listed = plan.batches(study, cfg)
+    runs = plan.module(study, "runs")
+    assert [(b.study, b.settings) for b in listed] == [(b.study, b.settings)
+                                                       for b in runs.batches(cfg)]
+    package = f"initlab.studies.{plan.PACKAGES[study]}."
+    for batch in listed:
+        function = _function(batch.fn)
+        assert inspect.isfunction(function) and function.__module__.startswith(package)
+        assert getattr(importlib.import_module(function.__module__), function.__name__) \
+            is function
+        assert _function(pickle.loads(pickle.dumps(batch.fn))) is function  # workers, jobs
+
+
+def test_a_lazy_function_is_imported_when_called():
+    fn = functools.partial(store.LazyFn("math:hypot"), 3)
+    assert pickle.loads(pickle.dumps(fn))(4) == 5.0
+    with pytest.raises(AttributeError):
+        store.LazyFn("math:nosuch")(1)

@@ -1,11 +1,12 @@
 """`initlab plan`: what a profile costs before anything runs.
 
-Per study: its runs (every batch of `runs.batches`, or of `work.batches` where listing them
-must not need the data), how many are stored and missing, the training work of the missing
-ones (image passes, FLOPs) from the study's `work.trainings`, and the time that work takes on
-this device, from a short calibration of each model that appears (`calibrate.measure`).
-Nothing here loads a data set: sizes come from `initlab.catalog`. The calibration (torch) is
-imported only when it runs, so `--no-time` needs no torch of its own.
+Per study: its runs (every batch of its `design.batches`), how many are stored and missing,
+the training work of the missing ones (image passes, FLOPs) from the study's
+`work.trainings`, and the time that work takes on this device, from a short calibration of
+each model that appears (`calibrate.measure`). Nothing here loads a data set: sizes come from
+`initlab.catalog`. A study's `design` and `work` are torch-free (its batches name their run
+functions, `store.LazyFn`), the store counts runs without torch, and the calibration (torch)
+is imported only when it runs: `--no-time` imports neither torch nor pandas.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ if TYPE_CHECKING:
     from initlab import calibrate
     from initlab.training.runtime import Runtime
 
-# study -> its package under initlab.studies; a study's modules are imported when it is
-# planned (its `work`, and its `runs` only where `work` has no `batches`), so planning one
-# study does not import every study's training code.
+# study -> its package under initlab.studies; a study's `design` and `work` are imported
+# when it is planned, never its training code (`runs`).
 PACKAGES: dict[str, str] = {
     "01_warm_start": "warm_start",
     "02_clustered_init": "clustered_init",
@@ -38,7 +38,7 @@ PACKAGES: dict[str, str] = {
 
 
 def module(study: str, name: str) -> ModuleType:
-    """The study's `runs` or `work` module."""
+    """The study's `design` or `work` module (or another of its modules, by name)."""
     return importlib.import_module(f"initlab.studies.{PACKAGES[study]}.{name}")
 
 
@@ -61,11 +61,8 @@ class StudyPlan:
 
 
 def batches(study: str, cfg: Any) -> list[store.Batch]:
-    """Every batch of runs `study` needs under `cfg`, listed without loading data."""
-    work = module(study, "work")
-    if hasattr(work, "batches"):
-        return work.batches(cfg)
-    return module(study, "runs").batches(cfg)
+    """Every batch of runs `study` needs under `cfg`, listed without loading data or torch."""
+    return module(study, "design").batches(cfg)
 
 
 def run_folders(study: str, cfg: Any) -> list[Path]:

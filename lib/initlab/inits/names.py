@@ -21,6 +21,9 @@ METHODS: dict[str, tuple[str, ...]] = {
     "weights": ("sign_flip", "distortion", "pretrained", "shrink_perturb"),
 }
 BUILTINS: frozenset[str] = frozenset(name for names in METHODS.values() for name in names)
+# the methods that take a batch of training inputs (`data`, `registry.wants_data`): a run
+# names them by an `InitSpec` even without options; the others' runs need none (`for_run`)
+DATA_METHODS: frozenset[str] = frozenset({"lsuv"})
 
 # clustered: the space k-means works in, and whether centres are rescaled to Kaiming's norm
 DISTANCES = ("euclidean", "fourier_real", "fourier_abs")

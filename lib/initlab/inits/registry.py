@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from initlab import paths
-from initlab.inits.names import BUILTINS, METHODS
+from initlab.inits.names import BUILTINS, DATA_METHODS, METHODS
 from initlab.inits.options import (  # noqa: F401  (part of this module's API)
     RESERVED,
     InitOptions,
@@ -241,7 +241,10 @@ class InitSpec:
     @classmethod
     def for_run(cls, name: str, options: Mapping[str, Any] | None = None) -> InitSpec | None:
         """The spec a run's settings hold for init `name`: None for a built-in given neither
-        options nor data (its runs keep the names they had before specs existed), else `of`."""
+        options nor data (its runs keep the names they had before specs existed), else `of`.
+        That None is known from `names` alone, so listing runs (`initlab plan`) needs no torch."""
+        if name in BUILTINS and not options and name not in DATA_METHODS:
+            return None
         spec = cls.of(name, options)
         return spec if spec.source or spec.options or wants_data(name) else None
 

@@ -13,13 +13,17 @@ why, and computed again; in render-only mode it is reported as missing.
 A run is computed by one process at a time, whoever asks for it (`lock`). `run_many` computes
 a batch's missing runs here, or sends them out as jobs when the runtime names an executor
 (`jobs`: local processes or a SLURM job array; `waiting`: one progress line, failed jobs).
+
+Importing the store imports neither torch nor pandas: naming runs and checking what is stored
+(`names`), and a study's batches whose function is named, not imported (`LazyFn`), are all
+`initlab plan --no-time` needs. What computes, sends or reads runs loads them when it runs;
+the executor modules (`jobs`, `pool`, `waiting`) load on first use (PEP 562).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
+import importlib
 import re
 import shutil
 import sys
@@ -27,14 +31,10 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-import pandas as pd
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from initlab import paths
-from initlab.store import jobs, lock, pool, waiting
+from initlab.store import lock
 from initlab.store.entries import (
     ASIDE,
     DONE,
@@ -43,28 +43,57 @@ from initlab.store.entries import (
     problem,
     read,
     set_aside,
-    stored_settings,
     write,
 )
-from initlab.store.jobs import ExecutorUnavailable
+from initlab.store.names import hashed_settings, is_done, run_dir, run_name
 from initlab.tempfiles import NoSpaceLeft, clean_stale
-from initlab.training import checkpoints, progress
-from initlab.training.loop import TrainingDiverged
+from initlab.training import progress
 from initlab.training.runtime import Runtime
 
-__all__ = ["DONE", "Batch", "ExecutorUnavailable", "MODEL", "MissingRunError", "Result",
-           "NoSpaceLeft", "RunsFailed",
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from torch import nn
+
+__all__ = ["DONE", "Batch", "ExecutorUnavailable", "LazyFn", "MODEL", "MissingRunError",
+           "Result", "NoSpaceLeft", "RunsFailed",
            "gather", "hashed_settings", "is_done", "model_state", "model_tensors", "run",
            "run_dir", "run_many", "run_name"]
 RunFn = Callable[[Any, Runtime], Result]  # (settings, runtime) -> result; picklable
 MODEL = "model/"  # the key prefix of a stored model's state dict in a run's tensors
+_MODULES = ("jobs", "pool", "waiting")  # executors: submitit, torch; loaded when first used
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:  # `store.jobs.X` after a plain `from initlab import store`
+        return importlib.import_module(f"initlab.store.{name}")
+    if name == "ExecutorUnavailable":
+        return importlib.import_module("initlab.store.jobs").ExecutorUnavailable
+    raise AttributeError(f"module 'initlab.store' has no attribute {name!r}")
+
+
+@dataclass(frozen=True)
+class LazyFn:
+    """A run function named "module:function", imported when first called: a study lists its
+    batches without importing the code that computes them (torch), so `initlab plan` stays
+    light. It pickles as its name, for worker processes and jobs."""
+
+    path: str
+
+    def resolve(self) -> Callable[..., Result]:
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Result:
+        return self.resolve()(*args, **kwargs)
 
 
 @dataclass(frozen=True)
 class Batch:
     """Runs of one kind that a study needs: where they are stored, the function that computes
-    one, and their settings. A study lists its batches in the order they depend on each other
-    (source models before the runs that use them); `initlab plan` and the executors read it."""
+    one (a `LazyFn` where the list is made without the training code), and their settings.
+    A study lists its batches in the order they depend on each other (source models before
+    the runs that use them); `initlab plan` and the executors read it."""
 
     study: str
     fn: RunFn
@@ -82,40 +111,6 @@ class MissingRunError(LookupError):
 
 class RunsFailed(RuntimeError):
     """Some runs of a batch diverged; the others finished and are stored."""
-
-
-def hashed_settings(settings) -> dict[str, Any]:
-    """The hashed settings that differ from their defaults (a nested settings dataclass by its
-    own non-default values): how messages tell a user which run they mean. Not the run's name,
-    which hashes every value (`run_name`)."""
-    values = {}
-    for f in dataclasses.fields(settings):
-        if not f.metadata.get("hash", True):
-            continue
-        value = getattr(settings, f.name)
-        if dataclasses.is_dataclass(value):
-            if nested := hashed_settings(value):
-                values[f.name] = nested
-        elif value != f.default:
-            values[f.name] = list(value) if isinstance(value, tuple) else value
-    return values
-
-
-def run_name(settings) -> str:
-    """The run's folder name: a hash of its full settings record (`entries.stored_settings`:
-    class name, protocol, every hashed value with the defaults)."""
-    text = json.dumps(stored_settings(settings), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def run_dir(study: str, settings, root: Path | None = None) -> Path:
-    return (root or paths.store_dir()) / study / run_name(settings)
-
-
-def is_done(study: str, settings, root: Path | None = None) -> bool:
-    """Whether a checked, usable run for exactly these settings is stored."""
-    folder = run_dir(study, settings, root)
-    return folder.exists() and problem(folder, settings) is None
 
 
 def model_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -183,6 +178,8 @@ def _compute(study: str, settings, fn: RunFn, runtime: Runtime | None, folder: P
              why: str) -> Result:
     """Compute and store the run (its lock is held): set aside a bad entry, resume from the
     run's checkpoints, write atomically."""
+    from initlab.training import checkpoints
+
     if folder.exists():
         aside = set_aside(folder, "damaged" if "other settings" not in why else "stale")
         print(f"store: run {folder} {why}; moved it to {aside} and computing it again",
@@ -208,6 +205,9 @@ def run_many(
     `jobs`), else here: several at once in worker processes on a CPU (`pool`), or one after
     another (a run that another process is computing is left
     for last, then waited for and loaded)."""
+    from initlab.store import pool
+    from initlab.training.loop import TrainingDiverged
+
     runtime = runtime or Runtime()
     missing = [s for s in settings_list if not is_done(study, s, root)]
     if missing and not train:
@@ -259,6 +259,8 @@ def _compute_here(study: str, missing: list, fn: RunFn, runtime: Runtime, root: 
                   desc: str) -> list[str]:
     """Compute the runs in this process; those another process holds go last (then this one
     waits for each and loads it), so processes sharing a store split the work."""
+    from initlab.training.loop import TrainingDiverged
+
     failures, later = [], []
     bar = progress.bar(total=len(missing), desc=desc, leave=True, mode=runtime.progress)
     for wait, todo in ((False, missing), (True, later)):
@@ -277,6 +279,8 @@ def _compute_here(study: str, missing: list, fn: RunFn, runtime: Runtime, root: 
 def _send_jobs(study: str, missing: list, fn: RunFn, runtime: Runtime, root: Path) -> None:
     """The missing runs as one batch of jobs (`jobs.send`), waited for with one progress line;
     a failed job raises `RunsFailed` with its log and stderr tail (the others are stored)."""
+    from initlab.store import jobs, waiting
+
     sent = jobs.send(study, missing, [run_name(s) for s in missing], fn, runtime, root, run)
     failed = waiting.watch(study, sent, runtime.progress)
     if failed:
@@ -288,6 +292,8 @@ def _send_jobs(study: str, missing: list, fn: RunFn, runtime: Runtime, root: Pat
 
 def gather(settings_list: list, results: list[Result], table: str) -> pd.DataFrame:
     """One tidy frame of `table` across runs, with each run's settings as columns."""
+    import pandas as pd
+
     frames = []
     for settings, result in zip(settings_list, results):
         frame = result[table].copy()

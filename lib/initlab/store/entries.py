@@ -6,6 +6,10 @@ sha256) and a `DONE` marker written last. It is written into a temporary sibling
 renamed into place, so a kill leaves no half entry behind. On load the manifest and the
 settings are checked: a stored run never stands in for other settings, and a damaged one is
 never read silently.
+
+The checks (`stored_settings`, `damage`, `problem`) need JSON and sha256 only; pandas and torch
+load where a run's tables and tensors are written or read (`write`, `read`), so counting
+stored runs (`names.is_done`) stays light.
 """
 
 from __future__ import annotations
@@ -18,9 +22,6 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
-import torch
 
 from initlab.tempfiles import is_disk_full, no_space, sha256_of, temp_path
 from initlab.training.recipe import effective_precision
@@ -78,6 +79,9 @@ def write(folder: Path, settings, result: Result, runtime=None, seconds: float =
 
 
 def _write_files(tmp: Path, settings, result: Result, runtime, seconds: float) -> None:
+    import pandas as pd
+    import torch
+
     tmp.mkdir()
     tensors = {}
     for key, value in result.items():
@@ -149,6 +153,9 @@ class Unreadable(Exception):
 
 def read(folder: Path) -> Result:
     """The tables and tensors of a checked run folder (`Unreadable` if they do not load)."""
+    import pandas as pd
+    import torch
+
     try:
         result: Result = {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
     except ValueError as error:  # pandas' parser and decoding errors

@@ -3,17 +3,23 @@ parameters cell down to `fit`, never read from the environment.
 
 Studies say `device="auto"` and run unchanged on a CUDA GPU, an Apple GPU or a laptop CPU. A
 value the user gave (threads, compile) always wins over the package's defaults.
+
+Building a `Runtime` imports no torch where the device is "auto" or "cpu" (`check_device`):
+`initlab plan --no-time` builds one and must stay light. torch loads where a device is
+resolved or used (`torch_device`, `apply`, `prepare`), or a GPU's presence is checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from initlab.training.cluster import Cluster
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PROGRESS = ("auto", "log", "off")
@@ -33,7 +39,7 @@ class Runtime:
     layout: str = "auto"  # conv tensors' memory layout: auto = NHWC on CUDA and CPU (`layout`)
 
     def __post_init__(self) -> None:
-        pick_device(self.device)  # fails at once on an unknown or absent device
+        check_device(self.device)  # fails at once on an unknown or absent device
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0 (0 = by model size), got {self.threads}")
         if self.layout not in LAYOUTS:
@@ -60,6 +66,8 @@ class Runtime:
         the tensor cores; on a CPU it is 1.5x faster for SimpleCNN and ~9x for its max pool,
         whose NCHW kernel is slow (bench/cpu_layout.py). The numbers differ from NCHW only in
         float rounding; "nchw" keeps the plain layout."""
+        import torch
+
         if self.layout == "nchw" or (self.layout == "auto"
                                      and self.torch_device.type not in ("cuda", "cpu")):
             return torch.contiguous_format
@@ -77,28 +85,43 @@ class Runtime:
     def apply(self) -> None:
         """Set the process's CPU thread count (idempotent); `store.run` and `notebook.setup`
         call it before any work, so every run computes under the same policy."""
+        import torch
+
         if torch.get_num_threads() != self.cpu_threads:
             torch.set_num_threads(self.cpu_threads)
 
 
-def pick_device(name: str | torch.device = "auto") -> torch.device:
-    """`auto` picks cuda > mps > cpu; an explicit name must be available."""
-    if isinstance(name, torch.device):
-        return name
+def check_device(name: str) -> str:
+    """`name` in lower case, checked: a known device, and a GPU one only where it is
+    available (only that check imports torch; "auto" and "cpu" are always fine)."""
     name = str(name).lower()
     if name not in DEVICES and not name.startswith("cuda:"):
         raise ValueError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+    if name in ("auto", "cpu"):
+        return name
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is visible; use 'auto' or 'cpu'")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' requested but no Apple GPU is available; "
+                         "use 'auto' or 'cpu'")
+    return name
+
+
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """`auto` picks cuda > mps > cpu; an explicit name must be available (`check_device`)."""
+    import torch
+
+    if isinstance(name, torch.device):
+        return name
+    name = check_device(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is visible; use 'auto' or 'cpu'")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' requested but no Apple GPU is available; "
-                         "use 'auto' or 'cpu'")
     return torch.device(name)
 
 
@@ -110,6 +133,8 @@ def prepare(model: nn.Module, runtime: Runtime) -> nn.Module:
     with NHWC batches); `runtime.compile` wraps the model in torch.compile. The CPU thread
     count is the process's (`Runtime.apply`), never changed here.
     """
+    import torch
+
     model.to(runtime.torch_device)
     model.to(memory_format=runtime.memory_format)
     return torch.compile(model) if runtime.compile else model

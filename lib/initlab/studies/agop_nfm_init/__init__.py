@@ -1,3 +1,3 @@
 """Study 03: NFM and AGOP initialization of VGG11 (docs/03_agop_nfm_init.md).
 
-Modules: settings, sources, runs, signal, results, figures, work."""
+Modules: settings, design (which runs), sources, runs, signal, results, figures, work."""

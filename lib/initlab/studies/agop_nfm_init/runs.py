@@ -14,33 +14,28 @@ and the AGOP sample, so inits are compared pairwise.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import torch
 from torch import nn
 
 from initlab import data, store
-from initlab.inits import InitOptions, InitSpec
 from initlab.inits.matrix import MATRIX_METHODS, vgg_linear, vgg_style
 from initlab.models import conv_layers
 from initlab.seeds import derive_seed
-from initlab.studies.agop_nfm_init.settings import STUDY_INITS, AgopNfmSettings, init_call
-from initlab.studies.agop_nfm_init.sources import (
+from initlab.studies.agop_nfm_init.design import (  # noqa: F401 (signal, tests read them here)
     SOURCE_STUDY,
+    STUDY,
+    batches,
     channels_for,
-    fold_agop,
-    new_model,
-    prepare,
-    run_source,
-    source_runs,
+    init_spec,
+    run_settings,
     source_settings,
 )
+from initlab.studies.agop_nfm_init.settings import AgopNfmSettings, init_call
+from initlab.studies.agop_nfm_init.sources import fold_agop, new_model, prepare, run_source
 from initlab.training.fit import fit
 from initlab.training.loop import TrainingDiverged, evaluate
 from initlab.training.runtime import Runtime
-
-STUDY = "03_agop_nfm_init"
 
 
 def fold_indices(cfg: AgopNfmSettings, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,25 +123,6 @@ def _nan_curves(epochs: int) -> pd.DataFrame:
     return pd.DataFrame([dict(epoch=e, split=s, metric=m, value=float("nan"))
                          for e in range(1, epochs + 1) for s in ("train", "val")
                          for m in ("loss", "accuracy")])
-
-
-def run_settings(cfg: AgopNfmSettings) -> list[AgopNfmSettings]:
-    """One settings per (data set, init, run r): seed + r; same seed = same split and batches."""
-    return [dataclasses.replace(cfg, datasets=(d,), inits=(i,), seed=cfg.seed + r,
-                                init_options=InitOptions(), init_spec=init_spec(cfg, i))
-            for d in cfg.datasets for i in cfg.inits for r in range(cfg.runs)]
-
-
-def init_spec(cfg: AgopNfmSettings, label: str) -> InitSpec | None:
-    """What names a run's init beyond its label: a user's function (source hash), options
-    given to it, or a data-dependent init (LSUV); None for the study's own inits."""
-    return None if label in STUDY_INITS else InitSpec.for_run(label, cfg.init_options.get(label))
-
-
-def batches(cfg: AgopNfmSettings) -> list[store.Batch]:
-    """Every run the study needs: one source per target data set, then the training runs."""
-    return [store.Batch(SOURCE_STUDY, run_source, tuple(source_runs(cfg))),
-            store.Batch(STUDY, run, tuple(run_settings(cfg)))]
 
 
 def run_all(cfg: AgopNfmSettings, runtime: Runtime, *,

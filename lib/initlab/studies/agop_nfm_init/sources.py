@@ -1,17 +1,17 @@
 """Study 03's source network and its matrices: one source run per target data set.
 
-A source run (`SOURCE_STUDY`, `SourceSettings`) holds the source VGG's NFM per conv layer, the
-normalization its inputs need, its weights when it was trained here, and the ansatz check of a
-trained and an untrained VGG. The source is torchvision's ImageNet VGG, a state-dict file, or a
-VGG trained here on another data set (docs/03_agop_nfm_init.md). The target runs (`runs.py`)
-read the NFMs through `store.run`; a run with an AGOP init rebuilds the source network
-(`source_network`) and takes the AGOP over images of its own training fold (`fold_agop`).
+A source run (`design.SOURCE_STUDY`, `SourceSettings`, listed by `design.source_runs`) holds the
+source VGG's NFM per conv layer, the normalization its inputs need, its weights when it was
+trained here, and the ansatz check of a trained and an untrained VGG. The source is
+torchvision's ImageNet VGG, a state-dict file, or a VGG trained here on another data set
+(docs/03_agop_nfm_init.md). The target runs (`runs.py`) read the NFMs through `store.run`; a
+run with an AGOP init rebuilds the source network (`source_network`) and takes the AGOP over
+images of its own training fold (`fold_agop`).
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,12 +26,14 @@ from initlab.metrics.agop import agop, ansatz_correlation, matrix_sqrt, nfm
 from initlab.models import build_model, conv_layers
 from initlab.models.pretrained import WeightsUnavailableError, load_imagenet
 from initlab.seeds import derive_seed
+from initlab.studies.agop_nfm_init.design import (  # noqa: F401 (tests read them here)
+    source_runs,
+    source_settings,
+)
 from initlab.studies.agop_nfm_init.settings import AgopNfmSettings, SourceSettings
 from initlab.training.fit import fit
-from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
 
-SOURCE_STUDY = "03_agop_nfm_init_source"
 UPSAMPLE_FROM = 128  # image_size at or above this: upsample batches on the device, not in memory
 
 Settings = AgopNfmSettings | SourceSettings
@@ -59,13 +61,6 @@ class Resized(nn.Module):
         return self.net(x)
 
 
-def channels_for(cfg: AgopNfmSettings, dataset: str) -> int:
-    """ImageNet VGG needs 3 channels (gray images repeated); else the target's own count."""
-    if cfg.pretrained == "imagenet":
-        return 3
-    return 3 if dataset in ("cifar10", "cifar100", "svhn", "tiny_imagenet") else 1
-
-
 def prepare(images: data.ImageSet, size: int, channels: int) -> data.ImageSet:
     """Match channels (gray repeated to RGB, RGB averaged to gray) and size: 28x28 sets (whose
     background is 0) are zero-padded to 32x32, other sizes resized; at UPSAMPLE_FROM or more the
@@ -83,24 +78,6 @@ def new_model(cfg: Settings, num_classes: int, channels: int, seed: int,
     size = image_size or cfg.image_size
     net = build_model(cfg.model, num_classes, channels, cfg.width, seed=seed, image_size=size)
     return Resized(net, size) if size >= UPSAMPLE_FROM else net
-
-
-def source_settings(cfg: AgopNfmSettings, dataset: str) -> SourceSettings:
-    """The source run of target `dataset` (the settings refuse a source trained on the
-    target's training images)."""
-    fields = {f.name for f in dataclasses.fields(SourceSettings)} - {
-        "target", "channels", "seed", "recipe", "agop_head"}
-    recipe = Recipe("adam", lr=cfg.source_lr, epochs=cfg.source_epochs,
-                    batch_size=cfg.batch_size, precision=cfg.precision)
-    head = "fresh" if dataset in cfg.agop_fresh_head else "source"
-    return SourceSettings(target=dataset, channels=channels_for(cfg, dataset),
-                          seed=cfg.source_seed, recipe=recipe, agop_head=head,
-                          **{k: getattr(cfg, k) for k in fields})
-
-
-def source_runs(cfg: AgopNfmSettings) -> list[SourceSettings]:
-    """One source run per target data set."""
-    return [source_settings(cfg, d) for d in cfg.datasets]
 
 
 def _imagenet_source(src: SourceSettings) -> nn.Module:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from initlab import catalog
 from initlab.data import DATASETS
+from initlab.studies.agop_nfm_init.design import channels_for
 from initlab.studies.agop_nfm_init.settings import AgopNfmSettings, SourceSettings
-from initlab.studies.agop_nfm_init.sources import channels_for
 from initlab.training.work import Training
 
 

@@ -1,3 +1,4 @@
 """Study 04: CNN baselines and transfer learning (docs/04_baselines_transfer.md).
 
-Modules: settings, runs, transfer, results, figures."""
+Modules: settings, design (which runs), variants (how they train), runs, transfer, results,
+figures, work."""

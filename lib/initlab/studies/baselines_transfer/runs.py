@@ -16,7 +16,6 @@ and recipes are in `settings`):
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import pandas as pd
 import torch
@@ -27,7 +26,8 @@ from initlab.models import build_model, count_parameters
 from initlab.models.pretrained import load_imagenet
 from initlab.seeds import derive_seed
 from initlab.studies.baselines_transfer import transfer
-from initlab.studies.baselines_transfer.settings import (
+from initlab.studies.baselines_transfer.design import STUDY, batches
+from initlab.studies.baselines_transfer.settings import (  # noqa: F401 (tests read them here)
     BaselineRun,
     BaselinesTransferSettings,
     SourceRun,
@@ -40,7 +40,6 @@ from initlab.training.fit import fit
 from initlab.training.loop import evaluate
 from initlab.training.runtime import Runtime
 
-STUDY = "04_baselines_transfer"
 INTERMEDIATE = {"simple_cnn": "penultimate", "reduced_alexnet": "flatten"}
 """The intermediate layer the study plots: SimpleCNN's 128-d layer, AlexNet's flat conv output."""
 
@@ -218,16 +217,6 @@ def run_all(cfg: BaselinesTransferSettings, runtime: Runtime, *, train: bool = T
     source_result = source[0].run(runtime, train)[0] if source else None
     return StudyRuns(list(baselines.settings), baseline_results, source_run(cfg), source_result,
                      list(transfers.settings), transfers.run(runtime, train))
-
-
-def batches(cfg: BaselinesTransferSettings) -> list[store.Batch]:
-    """Every run the study needs, in dependency order: the baselines, the fallback backbone
-    (when no ImageNet weights are used), then the transfer runs (one per seed)."""
-    source = source_run(cfg)
-    return [store.Batch(STUDY, run_baseline, tuple(baseline_runs(cfg))),
-            *([store.Batch(STUDY, run_source, (source,))] if source else []),
-            store.Batch(STUDY, functools.partial(run_transfer, source_settings=source),
-                        tuple(transfer_runs(cfg)))]
 
 
 # --------------------------------------------------------------------------- in words

@@ -13,14 +13,12 @@ Each difference from the original is one field whose value selects the original'
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from initlab.settings import not_hashed
 from initlab.studies.baselines_transfer.checks import check_settings
+from initlab.studies.baselines_transfer.variants import TransferPlan
 from initlab.training.recipe import Recipe
-
-if TYPE_CHECKING:  # imports torch: loaded where a run's plan is asked for (as is the store)
-    from initlab.studies.baselines_transfer import transfer
 
 
 @dataclass(frozen=True)
@@ -190,7 +188,7 @@ class TransferRun:
     tsne_iterations: int
     task_seed: int  # which images make the task (the same for every seed)
     seed: int
-    # how the variants train (`plan()`: transfer.TransferPlan)
+    # how the variants train (`plan()`: variants.TransferPlan)
     head: str
     lr: float
     batch_size: int
@@ -201,14 +199,11 @@ class TransferRun:
     zoom: tuple[float, ...]
     precision: str = "auto"  # the study passes its own (float32 unless asked)
 
-    def plan(self) -> transfer.TransferPlan:
+    def plan(self) -> TransferPlan:
         """The variants' recipes (Adam at `lr`, `batch_size`) and their other options."""
-        from initlab.studies.baselines_transfer import transfer
-
-        return transfer.TransferPlan.adam(self.lr, self.batch_size, self.scratch_epochs,
-                                          self.head_epochs, precision=self.precision,
-                                          head=self.head, svm_c=self.svm_c, shear=self.shear,
-                                          zoom=tuple(self.zoom))
+        return TransferPlan.adam(self.lr, self.batch_size, self.scratch_epochs, self.head_epochs,
+                                 precision=self.precision, head=self.head, svm_c=self.svm_c,
+                                 shear=self.shear, zoom=tuple(self.zoom))
 
 
 def source_run(cfg: BaselinesTransferSettings) -> SourceRun | None:

@@ -14,7 +14,6 @@ loop needs no change for this: optimizers skip parameters that never receive a g
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -26,13 +25,11 @@ from torch import nn
 from initlab import data
 from initlab.data import ImageSet, augment
 from initlab.metrics.features import extract
+from initlab.studies.baselines_transfer.variants import HEADS, VARIANTS, TransferPlan
 from initlab.training.fit import fit
 from initlab.training.loop import Augment, evaluate
-from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
 
-VARIANTS = ("scratch", "svm", "head", "head_aug")
-HEADS = ("linear", "mlp")
 HIDDEN = 128  # the common Kaggle recipe's head: features -> 128 -> ReLU -> classes
 
 
@@ -178,34 +175,6 @@ def svm_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tens
 
 
 # --------------------------------------------------------------------------- the four variants
-
-
-@dataclasses.dataclass(frozen=True)
-class TransferPlan:
-    """How the four variants train: a training `Recipe` for `scratch` and one for the new
-    head of `head`/`head_aug`, plus what no `Recipe` says (the head's kind, the SVM's C, the
-    augmentation's ranges). One value, so a run's settings map onto it field by field."""
-
-    scratch: Recipe  # backbone and head together, from random init
-    fine_tune: Recipe  # a new head on the frozen pretrained backbone (head, head_aug)
-    head: str = "linear"  # linear (the protocol) | mlp (features -> 128 -> classes)
-    svm_c: float = 1.0
-    shear: float = 10.0  # augmentation of head_aug: shear (degrees), zoom range, flips
-    zoom: tuple[float, ...] = (0.8, 1.2)
-
-    @classmethod
-    def adam(cls, lr: float, batch_size: int, scratch_epochs: int, head_epochs: int,
-             precision: str = "auto", **options) -> TransferPlan:
-        """The study's plan: every trained variant uses Adam at `lr` with `batch_size`."""
-        recipe = Recipe("adam", lr, batch_size=batch_size, precision=precision)
-        return cls(dataclasses.replace(recipe, epochs=scratch_epochs),
-                   dataclasses.replace(recipe, epochs=head_epochs), **options)
-
-    def recipe(self, variant: str) -> Recipe:
-        """The training recipe of a trained variant (`svm` trains no network)."""
-        if variant not in VARIANTS or variant == "svm":
-            raise ValueError(f"variant {variant!r} trains no network with a recipe")
-        return self.scratch if variant == "scratch" else self.fine_tune
 
 
 def feature_source(variant: str, head: str) -> str:

@@ -1,6 +1,7 @@
 """Study 02's design: which source models, conditions, target tasks and seeds the settings ask
 for, as lists of run specs (`specs.SourceRun` / `specs.TargetRun`), and a readable label for
-each condition. Nothing here trains or reads the store.
+each condition, and the study's batches of runs (`batches`: their functions named, not
+imported, so `initlab plan` lists them without torch). Nothing here trains or reads the store.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from initlab import data
+from initlab import catalog, data, store
 from initlab.inits import InitSpec
 from initlab.seeds import derive_seed
 from initlab.studies.clustered_init import tasks
 from initlab.studies.clustered_init.settings import ClusteredInitSettings
 from initlab.studies.clustered_init.specs import (
     SOURCE_DEFAULTS,
+    STUDY,
     SourceRun,
     TargetRun,
     Training,
@@ -170,6 +172,30 @@ def tiny_imagenet_status(cfg: ClusteredInitSettings) -> tuple[bool, str]:
         return False, (f"the source models were trained on {cfg.dataset} (1 channel); a "
                        "pretrained start on 3-channel Tiny ImageNet needs RGB source models")
     return True, ""
+
+
+def tiny_imagenet_planned(cfg: ClusteredInitSettings) -> bool:
+    """Whether experiments 9-11 run, decided without loading any data: `tiny_imagenet` "on",
+    or "if_available" with its files here and RGB source models (by the catalog), as
+    `tiny_imagenet_status` decides from the data."""
+    rgb = catalog.shape(cfg.dataset).channels == 3
+    return cfg.tiny_imagenet == "on" or (cfg.tiny_imagenet == "if_available" and rgb
+                                         and data.available("tiny_imagenet"))
+
+
+def batches(cfg: ClusteredInitSettings, tiny: bool | None = None) -> list[store.Batch]:
+    """Every run the study needs, in dependency order: the source models, experiments 1-8,
+    then experiments 9-11 where `tiny` says so (None: `tiny_imagenet_planned`)."""
+    def fn(name: str) -> store.LazyFn:
+        return store.LazyFn(f"{__package__}.runs:{name}")
+
+    found = [store.Batch(STUDY, fn("run_source"), tuple(source_runs(cfg))),
+             store.Batch(STUDY, fn("run_target"), tuple(target_runs(cfg, conditions(cfg))))]
+    if tiny is None:
+        tiny = tiny_imagenet_planned(cfg)
+    if tiny:
+        found.append(store.Batch(STUDY, fn("run_target"), tuple(tiny_runs(cfg))))
+    return found
 
 
 def filter_conditions(cfg: ClusteredInitSettings) -> list[Condition]:

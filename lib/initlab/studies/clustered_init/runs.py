@@ -239,14 +239,9 @@ def run_all(cfg: ClusteredInitSettings, runtime: Runtime, train: bool = True) ->
 
 
 def batches(cfg: ClusteredInitSettings) -> list[store.Batch]:
-    """Every run the study needs, in dependency order: the source models, experiments 1-8,
-    then (when Tiny ImageNet is there or required) experiments 9-11."""
-    found = [store.Batch(STUDY, run_source, tuple(design.source_runs(cfg))),
-             store.Batch(STUDY, run_target,
-                         tuple(design.target_runs(cfg, design.conditions(cfg))))]
-    if design.tiny_imagenet_status(cfg)[0]:
-        found.append(store.Batch(STUDY, run_target, tuple(design.tiny_runs(cfg))))
-    return found
+    """Every run the study needs (`design.batches`), experiments 9-11 when Tiny ImageNet is
+    there or required and the source models are RGB (`design.tiny_imagenet_status`)."""
+    return design.batches(cfg, design.tiny_imagenet_status(cfg)[0])
 
 
 def first_layer_filters(cfg: ClusteredInitSettings, conds: list[design.Condition],

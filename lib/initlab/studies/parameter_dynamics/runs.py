@@ -13,27 +13,30 @@ needs a new training run. Data, models and pretrained weights come from `sources
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import pandas as pd
 import torch
 from torch import nn
 
 from initlab import data, store
-from initlab.inits import InitOptions, InitSpec, initialize
+from initlab.inits import initialize
 from initlab.metrics import dynamics
 from initlab.models import count_parameters
 from initlab.seeds import derive_seed
+from initlab.studies.parameter_dynamics.design import (  # noqa: F401 (tests read them here)
+    STUDY,
+    batches,
+    cell,
+    cells,
+)
 from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
 from initlab.studies.parameter_dynamics.sources import (
-    STUDY,
     build,
     conv_biases_kept,
     feature_images,
     keeps_conv_bias,
     load_data,
     load_pretrained,
-    source_dataset,
 )
 from initlab.training.fit import fit
 from initlab.training.loop import evaluate
@@ -41,56 +44,6 @@ from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
 
 # ------------------------------------------------------------------------------ the grid
-
-
-def cells(cfg: ParameterDynamicsSettings) -> list[ParameterDynamicsSettings]:
-    """One settings object per grid cell and replicate (single-entry tuples name the cell).
-
-    A cell's `perturbations` are those it runs (none where `perturb_inits` leaves its init
-    out), so its `perturb_inits` is () and it need not name inits outside the cell. Settings
-    that do nothing for the cell's architecture take their defaults (`unused`), so they do
-    not name its run: `as_run` or another VGG head retrains the VGG19 cells only."""
-    out = []
-    for r in range(cfg.seeds):
-        for a in cfg.archs:
-            for d in cfg.datasets:
-                for i in cfg.inits:
-                    source = source_dataset(cfg, d) if i == "pretrained" else cfg.pretrain_source
-                    out += [dataclasses.replace(cfg, archs=(a,), datasets=(d,), inits=(i,),
-                                                optimizers=(o,), seed=cfg.seed + r,
-                                                pretrain_source=source,
-                                                init_options=InitOptions(),
-                                                init_spec=init_spec(cfg, i), perturb_inits=(),
-                                                perturbations=cfg.perturbations
-                                                if cfg.perturbs(i) else (), **unused(a))
-                            for o in cfg.optimizers]
-    return out
-
-
-def unused(arch: str) -> dict:
-    """Defaults of the settings `arch` ignores: LeNet-5 has no width and is the only model
-    whose conv biases an init could keep (`sources.keeps_conv_bias`); only ResNet-18 has a
-    stem and only VGG19 a head to choose."""
-    default = {f.name: f.default for f in dataclasses.fields(ParameterDynamicsSettings)}
-    names = {"lenet5": ("vgg_head", "resnet_stem"),
-             "resnet18": ("vgg_head", "conv_bias"),
-             "vgg19": ("resnet_stem", "conv_bias")}.get(arch, ())
-    return {n: default[n] for n in (*names, *(("width",) if arch == "lenet5" else ()))}
-
-
-def init_spec(cfg: ParameterDynamicsSettings, init: str) -> InitSpec | None:
-    """What names a cell's init beyond its name: a user's function (source hash), options
-    given to it, or a data-dependent init (LSUV: it is applied with a batch); None for the
-    other built-ins without options (their runs keep their names)."""
-    return None if init == "pretrained" else InitSpec.for_run(init, cfg.init_options.get(init))
-
-
-def cell(cfg: ParameterDynamicsSettings) -> tuple[str, str, str, str]:
-    """(arch, dataset, init, optimizer) of a single-cell settings object."""
-    fields = (cfg.archs, cfg.datasets, cfg.inits, cfg.optimizers)
-    if any(len(f) != 1 for f in fields):
-        raise ValueError("run() takes one grid cell; build them with cells(cfg)")
-    return tuple(f[0] for f in fields)
 
 
 def compute(cfg: ParameterDynamicsSettings, runtime: Runtime | None = None,
@@ -141,12 +94,6 @@ def result_bytes(cfg: ParameterDynamicsSettings) -> int:
     copies = 1 + (len(cfg.perturbations) if cfg.perturbs(init) else 0)
     return (4 * count_parameters(model) * len(cfg.snapshot_epochs)
             + 2 * cfg.feature_samples * head.in_features * copies)
-
-
-def batches(cfg: ParameterDynamicsSettings) -> list[store.Batch]:
-    """Every run the study needs: one per grid cell and seed (a pretrained cell trains the
-    checkpoint it loads, a store run of its own, inside its run)."""
-    return [store.Batch(STUDY, run, tuple(cells(cfg)))]
 
 
 # ----------------------------------------------------------------------------------- a run

@@ -4,16 +4,14 @@ and its "pretrained" weights.
 
 "Pretrained" is ImageNet weights where they exist and fit (torchvision's ResNet-18 and VGG19
 at width 1, VGG19 with torchvision's head), else a checkpoint of the same architecture trained
-here on another data set of the grid: a store run of its own (`SOURCES`), trained by the first
-cell that needs it and loaded by every other.
+here on another data set of the grid: a store run of its own (`design.SOURCES`,
+`design.source_spec`), trained by the first cell that needs it and loaded by every other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import ClassVar
 
 import pandas as pd
 import torch
@@ -22,17 +20,21 @@ from torch import nn
 from initlab import data, store
 from initlab.inits import initialize
 from initlab.models import build_model
-from initlab.models.pretrained import IMAGENET_WEIGHTS, WeightsUnavailableError, load_imagenet
+from initlab.models.pretrained import WeightsUnavailableError, load_imagenet
 from initlab.seeds import derive_seed
+from initlab.studies.parameter_dynamics.design import (
+    SOURCES,
+    STUDY,
+    SourceSettings,
+    imagenet_fits,
+    model_classes,
+    model_options,
+    source_spec,
+)
 from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
 from initlab.training.fit import fit
 from initlab.training.loop import evaluate
-from initlab.training.recipe import Recipe
 from initlab.training.runtime import Runtime
-
-STUDY = "05_parameter_dynamics"
-SOURCES = f"{STUDY}/sources"  # the pretrained checkpoints, one store run each
-
 
 # ------------------------------------------------------------------------- data and models
 
@@ -90,23 +92,6 @@ def build(arch: str, num_classes: int, width: float, resnet_stem: str, vgg_head:
                        **model_options(arch, width, resnet_stem, vgg_head))
 
 
-def model_options(arch: str, width: float, resnet_stem: str, vgg_head: str) -> dict:
-    """`build_model` options of `arch` in this study (LeNet-5 has no width: always 62,006).
-    vgg_head="torchvision_1000" is torchvision's head with its 1000 outputs (`model_classes`)."""
-    head = "torchvision" if vgg_head == "torchvision_1000" else vgg_head
-    return {"lenet5": dict(image_size=32),
-            "resnet18": dict(width=width, stem=resnet_stem),
-            "vgg19": dict(width=width, image_size=32, head=head)}.get(arch, dict(width=width))
-
-
-def model_classes(arch: str, vgg_head: str, classes: int) -> int:
-    """Outputs of the model's last layer: the data set's classes, or ImageNet's 1000 for the
-    original's VGG19. It built torchvision's `vgg19()` and set `model.fc = Linear(512, 10)`,
-    an attribute VGG's forward never calls, so it trained the 1000-way classifier on 10
-    labels (143,667,240 parameters; the unused `fc` adds 5,130 that never get a gradient)."""
-    return 1000 if arch == "vgg19" and vgg_head == "torchvision_1000" else classes
-
-
 # The built-in inits that zero every bias (`inits.standard`); the original's `initialize`
 # (Kaiming uniform or normal) zeroed the linear biases only.
 ZEROING_INITS = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "normal", "uniform")
@@ -139,47 +124,6 @@ def conv_biases_kept(model: nn.Module, keep: bool) -> Iterator[None]:
 # ------------------------------------------------------------------------------ pretrained
 
 
-@dataclass(frozen=True)
-class SourceSettings:
-    """A 'pretrained' checkpoint: the architecture trained on another data set of the grid.
-
-    Its fields, the training recipe included, name the stored checkpoint.
-    """
-    PROTOCOL: ClassVar[int] = 3  # bump when a run would compute other numbers (store checks)
-
-    arch: str = "resnet18"
-    dataset: str = "cifar10"
-    width: float = 1.0
-    resnet_stem: str = "imagenet"
-    vgg_head: str = "torchvision"
-    train_size: int = 0
-    normalize: bool = True  # the study's `normalize`: the checkpoint sees what its cells see
-    seed: int = 0
-    recipe: Recipe = Recipe("sgd", lr=0.005, epochs=20, batch_size=128)
-
-
-def source_dataset(cfg: ParameterDynamicsSettings, dataset: str) -> str:
-    """`pretrain_source` if set, else the data set after `dataset` in the grid (cyclic).
-
-    `runs.cells` writes the answer into each pretrained cell's settings, so a run never needs
-    the whole grid to know its source, and the source is part of the run's name.
-    """
-    if cfg.pretrain_source:
-        return cfg.pretrain_source
-    grid = list(cfg.datasets)
-    return grid[(grid.index(dataset) + 1) % len(grid)]
-
-
-def source_spec(cfg: ParameterDynamicsSettings, arch: str, dataset: str) -> SourceSettings:
-    """The checkpoint a pretrained cell loads: same architecture, the cell's training settings,
-    `pretrain_optimizer` for `pretrain_epochs` on the source data set."""
-    recipe = cfg.recipe(arch, cfg.pretrain_optimizer, cfg.pretrain_epochs)
-    return SourceSettings(arch=arch, dataset=source_dataset(cfg, dataset), width=cfg.width,
-                          resnet_stem=cfg.resnet_stem, vgg_head=cfg.vgg_head,
-                          train_size=cfg.train_size, normalize=cfg.normalize, seed=cfg.seed,
-                          recipe=recipe)
-
-
 def train_source(spec: SourceSettings, runtime: Runtime) -> dict:
     """Train one checkpoint; the result holds its whole state dict (buffers included)."""
     train, test = load_data(spec.dataset, spec.train_size, spec.seed, normalize=spec.normalize)
@@ -200,13 +144,6 @@ def source_result(spec: SourceSettings, runtime: Runtime | None = None,
                   train: bool = True) -> dict:
     """The checkpoint's stored result (trained first if missing and `train`)."""
     return store.run(SOURCES, spec, train_source, runtime=runtime, train=train)
-
-
-def imagenet_fits(cfg: ParameterDynamicsSettings, arch: str) -> bool:
-    """torchvision's ImageNet weights load only into the unchanged torchvision layout."""
-    layout_ok = {"resnet18": cfg.resnet_stem == "imagenet",
-                 "vgg19": cfg.vgg_head in ("torchvision", "torchvision_1000")}
-    return arch in IMAGENET_WEIGHTS and cfg.width == 1.0 and layout_ok.get(arch, False)
 
 
 def load_pretrained(cfg: ParameterDynamicsSettings, model: nn.Module, arch: str, dataset: str,

@@ -8,21 +8,21 @@ shared by every cell that loads it: counted once, and not when it is stored.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
-import torch
-
 from initlab import catalog
-from initlab.models.pretrained import IMAGENET_WEIGHTS
-from initlab.studies.parameter_dynamics.runs import cell
-from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
-from initlab.studies.parameter_dynamics.sources import (
+from initlab.studies.parameter_dynamics.design import (
+    IMAGENET_FILES,
     SOURCES,
+    cell,
     imagenet_fits,
     model_classes,
     model_options,
     source_spec,
 )
+from initlab.studies.parameter_dynamics.settings import ParameterDynamicsSettings
 from initlab.training.work import Training
 
 
@@ -57,7 +57,14 @@ def _model(cfg: ParameterDynamicsSettings, arch: str, dataset: str, train_size: 
 def _cached(arch: str) -> bool:
     """Whether torchvision's ImageNet weights for `arch` are in torch's cache (offline they
     could not be fetched, and the run would train a checkpoint instead)."""
-    import torchvision  # 1.5 s: only when a plan has pretrained cells
+    return (hub_dir() / "checkpoints" / IMAGENET_FILES[arch]).exists()
 
-    weights = getattr(torchvision.models, IMAGENET_WEIGHTS[arch]).IMAGENET1K_V1
-    return (Path(torch.hub.get_dir()) / "checkpoints" / weights.url.rsplit("/", 1)[-1]).exists()
+
+def hub_dir() -> Path:
+    """`torch.hub.get_dir()`, without importing torch where it is not loaded yet (`initlab
+    plan` stays light): $TORCH_HOME/hub, TORCH_HOME defaulting to $XDG_CACHE_HOME/torch, then
+    ~/.cache/torch. With torch loaded, its answer (a `torch.hub.set_dir` included)."""
+    if "torch" in sys.modules:
+        return Path(sys.modules["torch"].hub.get_dir())
+    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    return Path(os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))) / "hub"

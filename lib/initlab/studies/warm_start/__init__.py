@@ -1,3 +1,3 @@
 """Study 01: warm start from similar filters (docs/01_warm_start.md).
 
-Modules: settings, runs, results, figures."""
+Modules: settings, design (which runs), runs (one run), results, figures."""

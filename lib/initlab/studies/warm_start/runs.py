@@ -10,14 +10,13 @@ so methods are compared pairwise within an iteration.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
 import pandas as pd
 import torch
 
-from initlab import data, store
+from initlab import data
 from initlab.data import noise
 from initlab.inits import initialize
 from initlab.metrics.matching import stacked_kernels
@@ -25,23 +24,17 @@ from initlab.metrics.similarity import pairwise
 from initlab.models import build_model
 from initlab.seeds import derive_seed
 from initlab.studies.warm_start import selection
+from initlab.studies.warm_start.design import (  # noqa: F401 (the notebook reads them here)
+    MODEL,
+    STUDY,
+    batches,
+    iteration_settings,
+    methods,
+)
 from initlab.studies.warm_start.settings import WarmStartSettings
 from initlab.training.fit_many import fit_many
 from initlab.training.loop import evaluate
 from initlab.training.runtime import Runtime
-
-STUDY = "01_warm_start"
-MODEL = "tiny_cnn"
-
-
-def methods(cfg: WarmStartSettings) -> tuple[str, ...]:
-    """Random init, shrink-and-perturb, then one warm start per metric, raw and aligned."""
-    return ("random", "shrink_perturb", *cfg.metrics, *(f"{m}_aligned" for m in cfg.metrics))
-
-
-def iteration_settings(cfg: WarmStartSettings) -> list[WarmStartSettings]:
-    """The settings of each iteration: the same protocol under seeds seed, seed + 1, ..."""
-    return [dataclasses.replace(cfg, seed=cfg.seed + i) for i in range(cfg.iterations)]
 
 
 def load_data(cfg: WarmStartSettings) -> tuple[data.ImageSet, data.ImageSet]:
@@ -172,11 +165,6 @@ def run(cfg: WarmStartSettings, runtime: Runtime) -> dict:
     return dict(accuracy=accuracy, noisy_models=noisy, selection=chosen,
                 similarity=similarity_table(filters, cfg.metrics),
                 filters=filters[False], aligned_filters=filters[True])
-
-
-def batches(cfg: WarmStartSettings) -> list[store.Batch]:
-    """Every run the study needs: one per iteration."""
-    return [store.Batch(STUDY, run, tuple(iteration_settings(cfg)))]
 
 
 def run_all(cfg: WarmStartSettings, runtime: Runtime, *, train: bool = True) -> list[dict]:

@@ -9,7 +9,7 @@ models here (a calibration of one model's steps overestimates a stacked step's c
 from __future__ import annotations
 
 from initlab import catalog
-from initlab.studies.warm_start.runs import MODEL, methods
+from initlab.studies.warm_start.design import MODEL, methods
 from initlab.studies.warm_start.settings import WarmStartSettings
 from initlab.training.work import Training
 
