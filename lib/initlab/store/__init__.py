@@ -45,7 +45,7 @@ from initlab.store.entries import (
     set_aside,
     write,
 )
-from initlab.store.names import hashed_settings, is_done, run_dir, run_name
+from initlab.store.names import LazyFn, hashed_settings, is_done, run_dir, run_name
 from initlab.tempfiles import NoSpaceLeft, clean_stale
 from initlab.training import progress
 from initlab.training.runtime import Runtime
@@ -70,22 +70,6 @@ def __getattr__(name: str) -> Any:
     if name == "ExecutorUnavailable":
         return importlib.import_module("initlab.store.jobs").ExecutorUnavailable
     raise AttributeError(f"module 'initlab.store' has no attribute {name!r}")
-
-
-@dataclass(frozen=True)
-class LazyFn:
-    """A run function named "module:function", imported when first called: a study lists its
-    batches without importing the code that computes them (torch), so `initlab plan` stays
-    light. It pickles as its name, for worker processes and jobs."""
-
-    path: str
-
-    def resolve(self) -> Callable[..., Result]:
-        module, _, name = self.path.partition(":")
-        return getattr(importlib.import_module(module), name)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        return self.resolve()(*args, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,19 @@
 A run's name hashes its full settings record (`entries.stored_settings`); whether it is stored
 is the folder's check against that record and its manifest (`entries.problem`: JSON and
 sha256 only). `initlab plan` and `initlab list` count runs with these alone, so they answer
-without loading the training code; `store` re-exports every name here.
+without loading the training code; a batch names its run function (`LazyFn`) rather than
+importing it. `store` re-exports every name here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from initlab import paths
 from initlab.store.entries import problem, stored_settings
@@ -50,3 +53,19 @@ def is_done(study: str, settings, root: Path | None = None) -> bool:
     """Whether a checked, usable run for exactly these settings is stored."""
     folder = run_dir(study, settings, root)
     return folder.exists() and problem(folder, settings) is None
+
+
+@dataclass(frozen=True)
+class LazyFn:
+    """A run function named "module:function", imported when first called: a study lists its
+    batches without importing the code that computes them (torch), so `initlab plan` stays
+    light. It pickles as its name, for worker processes and jobs."""
+
+    path: str
+
+    def resolve(self) -> Callable[..., Any]:
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
