@@ -111,8 +111,13 @@ def test_render_of_several_studies_at_once_reuses_the_store(tmp_path, shared_out
             assert initlab("run", study, "--profile", "smoke").returncode == 0
             RAN[study] = _tables(Path(shared_outputs["INITLAB_FIGURES"]) / "smoke" / study)
     stored = _store_entries()
-    # render from another working directory: nothing retrained, the same tables again
-    rendered = initlab("render", *RENDERED, "--profile", "smoke", cwd=tmp_path)
+    # nothing changed since the runs: each study is up to date (its inputs stamp), no kernel
+    current = initlab("render", *RENDERED, "--profile", "smoke", cwd=tmp_path)
+    assert current.returncode == 0, current.stderr[-3000:]
+    assert sorted(line.split()[3] for line in current.stdout.splitlines()
+                  if line.startswith("up to date ")) == sorted(RENDERED), current.stdout
+    # forced, from another working directory: nothing retrained, the same tables again
+    rendered = initlab("render", *RENDERED, "--profile", "smoke", "--force", cwd=tmp_path)
     assert rendered.returncode == 0, rendered.stderr[-3000:]
     assert sorted(line.split()[1] for line in rendered.stdout.splitlines()
                   if line.startswith("ok ")) == sorted(RENDERED)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from initlab import console, paths, runner, side_by_side
+from initlab import paths, runner, side_by_side
 from initlab.training.cluster import Cluster, parse_pairs
 
 if TYPE_CHECKING:
@@ -48,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="torch.compile the models (long GPU runs; slower for short ones)")
         p.add_argument("--verbose", action="store_true",
                        help="show the notebook's whole log (always in <study>.log beside it)")
+        p.add_argument("--force", action="store_true", help="execute the notebooks even where "
+                       "nothing their outputs depend on changed (see initlab.stamp)")
         if name == "run":
             _executor_arguments(p)
         else:  # the parent of several renders writes the pages once (side_by_side)
@@ -110,75 +110,58 @@ def cmd_run(args, train: bool) -> int:
     overrides = _overrides(args)
     runner.check_names(args.studies, args.profile)  # a typo fails before torch is imported
     paths.check_folders(read=("data", "store"), write=("figures",))
-    from initlab import compare, plan, profiles, report, store
-    from initlab.training.runtime import Runtime
+    from initlab import stamp
 
-    runtime = Runtime(args.device, args.compile, args.threads, progress="log",
-                      cluster=_cluster(args))  # checks them
-    store.jobs.check_available(runtime.cluster)
+    # torch checks the runtime here where it must; a render of "auto"/"cpu" leaves it to the
+    # studies' own processes (the side-by-side parent never needs torch to start them)
+    checked = train or args.device not in ("auto", "cpu") or args.threads < 0
+    runtime = _runtime(args) if checked else None
     chosen = runner.check_request(args.studies, args.profile, overrides)
-    for study in chosen if train else ():
-        plan.check_store_writable(study, profiles.load(study, args.profile, **overrides))
-    failed, study, stored = [], chosen[0], _stored_runs(chosen[0])
-    if not train and not args.verbose and side_by_side.workers(chosen) > 1:
-        failed = side_by_side.render(chosen, side_by_side.options(args))
-        chosen = []
+    if train:
+        _check_store(runtime, chosen, args.profile, overrides)
+    requests = [stamp.Request(s, args.profile, overrides, args.device, args.compile,
+                              args.threads) for s in chosen]
+    todo = requests if args.force else stamp.stale(requests, train)
+    executed, failed, study, stored = bool(todo), [], chosen[0], _stored_runs(chosen[0])
+    if todo and not train and not args.verbose and side_by_side.workers(todo) > 1:
+        failed = side_by_side.render([r.study for r in todo], side_by_side.options(args))
+        todo = []
     try:
-        for study in chosen:
-            stored = _stored_runs(study)
-            failed += [study] if not _run_one(study, args, overrides, runtime, train) else []
+        for request in todo:
+            study, stored = request.study, _stored_runs(request.study)
+            runtime = runtime or _runtime(args)
+            failed += [] if _run_one(request, args, runtime, train) else [study]
     except KeyboardInterrupt:
         now = _stored_runs(study)
         print(f"\ninterrupted: {study} has {now} runs stored ({now - stored} new in this "
               "attempt); its outputs were left as they were. Run the same command to resume.",
               file=sys.stderr)
         return 130
-    output = paths.output_name(args.profile, overrides)
-    if getattr(args, "no_pages", False):
-        return 1 if failed else 0
-    if compare.has_scores(output):  # keep the page the report links in step with the runs
-        print(f"compare: {compare.write(output)}", flush=True)
-    print(f"report: {report.write(output)}", flush=True)
+    if not getattr(args, "no_pages", False):
+        from initlab import report
+
+        report.write_pages(paths.output_name(args.profile, overrides), executed=executed)
     return 1 if failed else 0
 
 
-def _run_one(study: str, args, overrides: dict, runtime: Runtime, train: bool) -> bool:
-    start = time.perf_counter()
-    title = f"{study} ({args.profile}{', render only' if not train else ''})"
-    with console.StudyLine(title, runner.cell_count(study),
-                           _run_folders(study, args.profile, overrides)) as line:
-        outcome = runner.execute(study, args.profile, overrides, runtime, train,
-                                 verbose=args.verbose, on_cell=line.on_cell)
-    took = time.perf_counter() - start
-    runs = line.runs_text()
-    if outcome.kernel_died:
-        print(f"!! {study}: the kernel died after {took:.0f} s (killed, or out of memory?)"
-              f"{'; ' + line.stored_text() if runs else ''}; log: {outcome.log}",
-              file=sys.stderr)
-        return False
-    if outcome.error:
-        shown = [] if args.verbose else console.tail(outcome.log)
-        print(f"!! {study} failed after {took:.0f} s in {outcome.error}", file=sys.stderr)
-        print("".join(f"   | {text}\n" for text in shown), end="", file=sys.stderr)
-        print(f"   partial notebook: {outcome.notebook}\n   log: {outcome.log}",
-              file=sys.stderr)
-        return False
-    print(f"ok {study} in {took:.0f} s{': ' + runs if runs else ''} -> "
-          f"{outcome.notebook.parent}", flush=True)
-    if aside := console.set_aside(outcome.log):
-        print(f"   {aside}", flush=True)
-    return True
+def _run_one(request, args, runtime: Runtime, train: bool) -> bool:
+    return runner.run_one(request, runtime, train, verbose=args.verbose)
 
 
-def _run_folders(study: str, profile: str, overrides: dict) -> list[Path] | None:
-    """The store folders of the study's runs, for the progress line (None if they cannot be
-    listed here: the notebook will say why)."""
-    from initlab import plan, profiles
+def _runtime(args) -> Runtime:
+    from initlab.training.runtime import Runtime
 
-    try:
-        return plan.run_folders(study, profiles.load(study, profile, **overrides))
-    except Exception:  # noqa: BLE001 - only the progress line's run count is lost
-        return None
+    return Runtime(args.device, args.compile, args.threads, progress="log",
+                   cluster=_cluster(args))  # checks them
+
+
+def _check_store(runtime: Runtime, chosen: list[str], profile: str, overrides: dict) -> None:
+    """Before `run` starts: the executor is there, the store takes the runs to compute."""
+    from initlab import plan, profiles, store
+
+    store.jobs.check_available(runtime.cluster)
+    for study in chosen:
+        plan.check_store_writable(study, profiles.load(study, profile, **overrides))
 
 
 def _stored_runs(study: str) -> int:

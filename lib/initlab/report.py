@@ -79,11 +79,9 @@ def _study_section(folder: Path, profile: str) -> list[str]:
 def _compare_link(base: Path, output: str) -> list[str]:
     """A link to compare.md (every init across the studies; `initlab compare`), and a warning
     when a study wrote its init scores after the page was built."""
-    page = base / "compare.md"
-    if not page.exists():
+    if not (base / "compare.md").exists():
         return []
-    newer = [p.parent.name for p in base.glob("*/init_scores.csv")
-             if p.stat().st_mtime > page.stat().st_mtime]
+    newer = newer_scores(base)
     line = "Every initializer across these studies, paired against Kaiming normal: " \
            "[compare.md](compare.md)."
     if newer:
@@ -91,6 +89,27 @@ def _compare_link(base: Path, output: str) -> list[str]:
                  f"`initlab compare --profile {output.split('+', 1)[0]}`"
                  f"{' (with the same -p values)' if '+' in output else ''} rebuilds it.")
     return [line, ""]
+
+
+def newer_scores(base: Path) -> list[str]:
+    """The studies whose `init_scores.csv` is newer than `compare.md` (every study that has
+    one, when there is no page)."""
+    page = base / "compare.md"
+    made = page.stat().st_mtime if page.exists() else float("-inf")
+    return sorted(p.parent.name for p in base.glob("*/init_scores.csv")
+                  if p.stat().st_mtime > made)
+
+
+def write_pages(output: str, executed: bool) -> None:
+    """What `initlab run/render` rebuilds at the end: this page always; the compare page when
+    a notebook was executed or some study's init scores are newer than it (so a render where
+    every study was up to date skips compare's plotting)."""
+    if executed or newer_scores(paths.figures_dir(output)):
+        from initlab import compare
+
+        if compare.has_scores(output):  # keep the page this one links in step with the runs
+            print(f"compare: {compare.write(output)}", flush=True)
+    print(f"report: {write(output)}", flush=True)
 
 
 def write(output: str = "smoke") -> Path:

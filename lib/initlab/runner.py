@@ -9,30 +9,27 @@ end in one line each, and no kernel outlives the command.
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import errno
-import itertools
 import json
 import os
 import re
 import shutil
-import signal
-import tempfile
+import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from initlab import console, paths
+from initlab import console, kernel, paths, stamp
 from initlab.tempfiles import clean_stale, is_disk_full, temp_path
 
 if TYPE_CHECKING:
     from initlab.training.runtime import Runtime
 
 KERNEL = "python3"
+_stop = kernel.stop  # the name tests/test_cli_checks.py ends a kernel's process group by
 PROFILES = ("smoke", "quick", "paper")  # settings.PROFILES, without importing the settings
 _STUDY = re.compile(r"\d+_(\w+)")  # notebooks/NN_<package>.ipynb <-> studies/<package>/
 
@@ -129,7 +126,7 @@ def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None
     through the environment); its progress style defaults to "log" for a papermill log.
     Papermill's log (every cell's output) goes to `<study>.log` beside the notebook, and to
     the terminal too with `verbose`; `on_cell` hears each cell's number as it starts."""
-    import papermill
+    papermill = kernel.import_papermill()
     from nbformat.warnings import MissingIDFieldWarning
 
     from initlab.training.runtime import Runtime
@@ -146,7 +143,7 @@ def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None
                       output_dir=str(staging))
     start, log = time.perf_counter(), staging / f"{study}.log"
     try:
-        with console.papermill_log(log, verbose, on_cell), _kernel(log) as options, \
+        with console.papermill_log(log, verbose, on_cell), kernel.options(log) as options, \
                 warnings.catch_warnings():
             # nbformat's advice about a cell without an id is the notebook author's, not
             # the terminal's (nbformat adds the ids itself)
@@ -165,6 +162,48 @@ def execute(study: str, profile: str = "smoke", overrides: dict[str, Any] | None
     _disk_full_guard(lambda: _write_run_record(outcome, parameters,
                                                time.perf_counter() - start), folder)
     return outcome
+
+
+def run_one(request: stamp.Request, runtime: Runtime, train: bool, *,
+            verbose: bool = False) -> bool:
+    """Execute one study's notebook with its line on the terminal (cells, runs stored), then
+    one line saying how it ended; stamp its outputs with the inputs taken before it started
+    (`stamp.record`). True when it ran through."""
+    start, study, profile = time.perf_counter(), request.study, request.profile
+    title = f"{study} ({profile}{', render only' if not train else ''})"
+    folders = _run_folders(request)
+    before = stamp.snapshot(request)
+    with console.StudyLine(title, cell_count(study), folders) as line:
+        outcome = execute(study, profile, request.overrides, runtime, train, verbose=verbose,
+                          on_cell=line.on_cell)
+    took, runs = time.perf_counter() - start, line.runs_text()
+    if outcome.kernel_died:
+        print(f"!! {study}: the kernel died after {took:.0f} s (killed, or out of memory?)"
+              f"{'; ' + line.stored_text() if runs else ''}; log: {outcome.log}",
+              file=sys.stderr)
+        return False
+    if outcome.error:
+        shown = [] if verbose else console.tail(outcome.log)
+        print(f"!! {study} failed after {took:.0f} s in {outcome.error}", file=sys.stderr)
+        print("".join(f"   | {text}\n" for text in shown), end="", file=sys.stderr)
+        print(f"   partial notebook: {outcome.notebook}\n   log: {outcome.log}",
+              file=sys.stderr)
+        return False
+    print(f"ok {study} in {took:.0f} s{': ' + runs if runs else ''} -> "
+          f"{outcome.notebook.parent}", flush=True)
+    for note in (console.set_aside(outcome.log), stamp.record(request, before, train)):
+        if note:
+            print(f"   {note}", flush=True)
+    return True
+
+
+def _run_folders(request: stamp.Request) -> list[Path] | None:
+    """The store folders of the study's runs, for the progress line (None if they cannot be
+    listed here: the notebook will say why)."""
+    try:
+        return stamp.planned_runs(request)
+    except Exception:  # noqa: BLE001 - only the progress line's run count is lost
+        return None
 
 
 def _failure(error: BaseException, study: str, staging: Path, final: Path) -> tuple[str, bool]:
@@ -198,65 +237,6 @@ def cell_count(study: str) -> int:
     parameters cell)."""
     notebook = json.loads((paths.notebooks_dir() / f"{study}.ipynb").read_text())
     return len(notebook["cells"]) + 1
-
-
-@contextlib.contextmanager
-def _kernel(log: Path) -> Iterator[dict[str, Any]]:
-    """Papermill's options for the kernel, and the kernel's end: whatever ends the notebook
-    (its end, an error, Ctrl-C, the kernel's death), its process group is gone when this
-    block is left, and the asyncio tasks nbclient leaves behind on a dead kernel stay quiet.
-
-    The kernel's own output (the kernel app's messages, native libraries' warnings) goes to
-    the study's log, not the terminal; it talks over IPC (Unix sockets in a private folder),
-    so it neither listens on TCP nor warns that TCP traffic is unencrypted (TCP on Windows)."""
-    from jupyter_client import AsyncKernelManager
-
-    started: list[AsyncKernelManager] = []
-
-    class LoggedKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs: Any) -> None:
-            if os.name != "nt":
-                kwargs.update(transport="ipc", ip=_ipc_address())
-            super().__init__(**kwargs)
-
-        async def start_kernel(self, **kw: Any) -> None:
-            started.append(self)
-            with open(log, "ab") as output:
-                await super().start_kernel(**{"stdout": output, "stderr": output, **kw})
-
-    console.quiet_dead_kernel_tasks()
-    try:
-        yield {"kernel_manager_class": LoggedKernelManager}
-    finally:
-        for manager in started:
-            _stop(getattr(manager, "provisioner", None))
-
-
-def _stop(provisioner: Any) -> None:
-    """End a kernel that is still running: SIGTERM to its process group (it has its own
-    session), SIGKILL after 5 s."""
-    process = getattr(provisioner, "process", None)
-    if process is None or process.poll() is not None:
-        return
-    group = getattr(provisioner, "pgid", None)
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
-        with contextlib.suppress(OSError):
-            os.killpg(group, sig) if group else process.send_signal(sig)
-        with contextlib.suppress(Exception):
-            process.wait(timeout=wait)
-            return
-
-
-def _ipc_address() -> str:
-    """A fresh socket prefix in one private folder per process (removed at exit)."""
-    if not _IPC_FOLDER:
-        _IPC_FOLDER.append(tempfile.mkdtemp(prefix="initlab-kernels-"))
-        atexit.register(shutil.rmtree, _IPC_FOLDER[0], ignore_errors=True)
-    return os.path.join(_IPC_FOLDER[0], f"kernel-{next(_KERNELS)}")
-
-
-_IPC_FOLDER: list[str] = []
-_KERNELS = itertools.count()
 
 
 def _disk_full_guard(action: Callable[[], Any], where: Path) -> Any:

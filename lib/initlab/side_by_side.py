@@ -26,8 +26,10 @@ def workers(studies: list[str]) -> int:
 
 
 def options(args) -> list[str]:
-    """The options of this `initlab render` (argparse's namespace) for one study's process."""
-    given = ["--profile", args.profile, "--device", args.device, "--threads", str(args.threads)]
+    """The options of this `initlab render` (argparse's namespace) for one study's process;
+    `--force`: this process has found the study's outputs out of date (`stamp.stale`)."""
+    given = ["--profile", args.profile, "--device", args.device, "--threads", str(args.threads),
+             "--force"]
     given += [text for pair in args.param for text in ("-p", *pair)]
     return given + (["--compile"] if args.compile else [])
 
