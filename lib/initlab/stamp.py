@@ -4,13 +4,14 @@ render` (and `run`) executes a notebook again only when something it depends on 
 A notebook's outputs are a function of: the notebook file; the initlab package (every
 `lib/initlab/**/*.py`: hashing all is cheap and never misses a module the study reaches);
 the request (profile, `-p` values, the settings they build, device as asked and as "auto"
-picks it here, threads, compile, the data folder); the libraries that compute and draw (versions, and Python's); and the store
-entries it reads. The store part holds every finished entry under the study's store folders
-(`<store>/<study>*`, so its sources and stored constants too) by name, manifest digest and
-each file's size and modification time, and the names of the runs the study plans, present
-or not (a name hashes the run's full settings, a user's init function's source included: an
-edited function plans new runs). The stamp adds the sha256 of every output file, so a
-missing or edited output means a new render.
+picks it here, threads, compile, the data folder); the libraries that compute and draw
+(versions, and Python's); and the store entries it reads. The store part holds every
+finished entry under the study's store folders (`<store>/<study>*`, so its sources and
+stored constants too) by name, manifest digest and each file's size and modification time,
+and the names of the runs the study plans, present or not (a name hashes the run's full
+settings, a user's init function's source included: an edited function plans new runs).
+The stamp adds the sha256 of every output file, so a missing or edited output means a new
+render.
 
 The stamp (`.inputs-stamp.json` inside `figures/<output>/<study>/`) is written atomically,
 after the outputs are in place and only when the notebook ended well, and only when the
@@ -134,7 +135,7 @@ def quick_inputs(request: Request) -> dict[str, Any]:
 
 
 def planned_runs(request: Request) -> list[Path]:
-    """The store folders of the runs the study plans (imports torch and the study)."""
+    """The store folders of the runs the study plans (imports the study's design)."""
     from initlab import plan, profiles
 
     settings = profiles.load(request.study, request.profile, **request.overrides)
@@ -142,14 +143,15 @@ def planned_runs(request: Request) -> list[Path]:
 
 
 def heavy_inputs(request: Request, folders: list[Path] | None = None) -> dict[str, Any]:
-    """The inputs that need torch: the planned runs' names, and the device the request's
-    picks here (a figures folder shared by a CPU and a GPU machine renders on both)."""
+    """The inputs that take a second or two: the planned runs' names, and the device the
+    request's picks here (torch, unless "cpu": a figures folder shared by a CPU and a GPU
+    machine renders on both)."""
     from initlab.training.runtime import pick_device
 
     root = paths.store_dir()
     folders = planned_runs(request) if folders is None else folders
-    return dict(planned=sorted(str(p.relative_to(root)) for p in folders),
-                device=str(pick_device(request.device)))
+    device = "cpu" if request.device == "cpu" else str(pick_device(request.device))
+    return dict(planned=sorted(str(p.relative_to(root)) for p in folders), device=device)
 
 
 def inputs(request: Request) -> dict[str, Any]:
@@ -183,7 +185,7 @@ def read(folder: Path) -> dict[str, Any] | None:
 
 def why_stale(request: Request, train: bool = False) -> str | None:
     """Why the study's outputs must be made again, or None when they are up to date. The
-    cheap parts are compared first; torch is imported (to list the planned runs and pick the
+    cheap parts are compared first; the study's plan is listed and torch imported (to pick the
     device) only when they all match. For `run` (`train`), a planned run missing from the
     store is a reason."""
     stamp = read(request.folder)
