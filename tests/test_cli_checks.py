@@ -13,7 +13,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from initlab import cli, console, paths, plan, profiles, runner, settings, store
+from initlab import cli, console, kernel, paths, plan, profiles, runner, settings, store
 from initlab.settings import _coerce
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -191,7 +191,7 @@ def test_piped_output_says_how_many_runs_were_trained_and_loaded(monkeypatch, ca
     assert lines[0] == "== 01_warm_start (smoke)"
     assert lines[1].startswith("ok 01_warm_start in ")
     assert ": 2 runs trained, 0 loaded -> " in lines[1]
-    assert cli.main(["render", "01_warm_start"]) == 0
+    assert cli.main(["render", "01_warm_start", "--force"]) == 0  # else: up to date
     assert ": 0 runs trained, 2 loaded -> " in capsys.readouterr().out
 
 
@@ -222,7 +222,7 @@ def test_data_check_says_what_an_image_folder_needs(capsys):
 
 
 def test_kernel_processes_are_stopped_by_their_group(tmp_path):
-    """`runner._stop` ends a kernel still running when the notebook ended (Ctrl-C): a real
+    """`kernel.stop` ends a kernel still running when the notebook ended (Ctrl-C): a real
     process group, SIGTERM first."""
     import subprocess
 
@@ -232,5 +232,5 @@ def test_kernel_processes_are_stopped_by_their_group(tmp_path):
     class Provisioner:
         process, pgid = child, os.getpgid(child.pid)
 
-    runner._stop(Provisioner())
+    kernel.stop(Provisioner())
     assert child.poll() is not None

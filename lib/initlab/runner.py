@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from initlab.training.runtime import Runtime
 
 KERNEL = "python3"
-_stop = kernel.stop  # the name tests/test_cli_checks.py ends a kernel's process group by
 PROFILES = ("smoke", "quick", "paper")  # settings.PROFILES, without importing the settings
 _STUDY = re.compile(r"\d+_(\w+)")  # notebooks/NN_<package>.ipynb <-> studies/<package>/
 

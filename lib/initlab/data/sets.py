@@ -146,11 +146,13 @@ def _failed_download(name: str, base: Path, err: BaseException) -> str:
 def _digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
     """All 1,797 scikit-learn digits as 28x28 uint8, shuffled once with seed 0."""
     from sklearn.datasets import load_digits
-    from torchvision.transforms.v2 import functional as F
 
     bunch = load_digits()
     x = torch.from_numpy(bunch.images).float().mul(255.0 / 16.0).unsqueeze(1)
-    x = F.resize(x, [28, 28], interpolation=F.InterpolationMode.BILINEAR, antialias=True)
+    # torch's own antialiased bilinear resize: the same uint8 images as torchvision's resize
+    # (checked equal), without importing torchvision (1.5-2.7 s of every smoke render)
+    x = torch.nn.functional.interpolate(x, size=(28, 28), mode="bilinear", align_corners=False,
+                                        antialias=True)
     images = x.round().clamp(0, 255).to(torch.uint8)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     return images[order], torch.from_numpy(bunch.target).long()[order]
