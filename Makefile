@@ -10,7 +10,7 @@ PROFILE ?= smoke
 TORCH ?= default
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: reproduce test test-fast render lint clean-venv
+.PHONY: reproduce test test-fast render reference-quick lint clean-venv
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ not found: install python3.11 (Debian: apt-get install python3 python3-venv)"; exit 1; }
@@ -40,6 +40,14 @@ test-fast: $(STAMP)
 ## Re-render every figure and table from the results store, without training.
 render: $(STAMP)
 	$(BIN)/initlab render --profile $(PROFILE)
+
+## The shipped quick results (figures/reference/): every study's quick profile from an empty
+## store or not (01 and 02 on Fashion-MNIST, which Debian packages), then copied with the date,
+## commit, torch and machine (initlab reference).
+reference-quick: $(STAMP)
+	$(BIN)/initlab run --profile quick 01_warm_start 02_clustered_init -p dataset fashion_mnist
+	$(BIN)/initlab run --profile quick 03_agop_nfm_init 04_baselines_transfer 05_parameter_dynamics
+	$(BIN)/initlab reference --profile quick
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests bench notebooks

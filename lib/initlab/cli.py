@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)}")
     ver.add_argument("--reference", default="", help="reference folder (default: the "
                      "checkout's figures/reference)")
+    ref = sub.add_parser("reference", help="copy a finished profile's tables, report page and "
+                         "figures into figures/reference/ (what verify compares with)")
+    ref.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)}")
     data = sub.add_parser("data", help="which data sets are present; fetch missing ones")
     data.add_argument("action", choices=("check", "download"))
     data.add_argument("names", nargs="*", help="data set names (default: all)")
@@ -210,6 +213,16 @@ def cmd_verify(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_reference(args) -> int:
+    """Ship the finished studies of a profile as the reference results, with provenance."""
+    runner.check_names([], args.profile)
+    from initlab import reference, verify
+
+    for line in reference.ship(args.profile, paths.figures_root(), verify.reference_root()):
+        print(line, flush=True)
+    return 0
+
+
 def cmd_list() -> int:
     from initlab import profiles
 
@@ -247,6 +260,7 @@ def _data_where(data, name: str) -> str:
 
 COMMANDS = {"plan": cmd_plan, "compare": cmd_pages, "report": cmd_pages,
             "list": lambda args: cmd_list(), "data": cmd_data, "verify": cmd_verify,
+            "reference": cmd_reference,
             "run": lambda args: cmd_run(args, train=True),
             "render": lambda args: cmd_run(args, train=False)}
 
