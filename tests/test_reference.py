@@ -33,7 +33,9 @@ def test_ship_copies_tables_and_small_figures_of_finished_studies_with_their_pro
     _finished(figures / "quick+dataset=fashion_mnist" / "01_y")
     _finished(figures / "quick" / "04_failed", status="failed")
     _finished(figures / "smoke" / "05_other")
-    (figures / "quick" / "README.md").write_text("# report\n")
+    (figures / "quick" / "README.md").write_text(
+        "# report\nNotebook: [03_x.ipynb](03_x/big.ipynb), table: [summary](03_x/summary.csv)\n"
+        "[PDF](03_x/curves.pdf)\n![curves](03_x/curves.png)\n")
     lines = reference.ship("quick", figures, shipped)
     assert lines[:2] == ["quick/03_x: 3 files", "quick+dataset=fashion_mnist/01_y: 3 files"]
     assert sorted(p.name for p in (shipped / "quick" / "03_x").iterdir()) == [
@@ -41,7 +43,9 @@ def test_ship_copies_tables_and_small_figures_of_finished_studies_with_their_pro
     assert not (shipped / "quick" / "04_failed").exists() and not (shipped / "smoke").exists()
     with Image.open(shipped / "quick" / "03_x" / "curves.png") as image:
         assert image.size == (reference.MAX_WIDTH, reference.MAX_WIDTH // 2)
-    assert (shipped / "quick" / "README.md").read_text() == "# report\n"
+    assert (shipped / "quick" / "README.md").read_text() == (  # links to what is not shipped go
+        "# report\nNotebook: 03_x.ipynb, table: [summary](03_x/summary.csv)\n"
+        "![curves](03_x/curves.png)\n")
     about = (shipped / "ABOUT-quick.md").read_text()
     for needed in ("- commit: `", "- torch: ", "- machine: ", "| quick | 03_x | 1.5 min |",
                    "| all | | 3.0 min |"):

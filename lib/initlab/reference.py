@@ -3,7 +3,8 @@ committed folder that `initlab verify` compares a user's run with and that the R
 
 What is copied from each study folder of `figures/<profile>*/` whose run ended well: its
 tables (CSV and Markdown), figures (PNG, scaled down to at most `MAX_WIDTH` pixels wide, so
-the repository stays small) and the profile's report page. What is recorded beside them
+the repository stays small) and the profile's report and compare pages (links to what is not
+shipped, executed notebooks, logs and PDFs, become plain text). What is recorded beside them
 (`ABOUT.md`): when and from which commit they were made, the torch build, the machine, and
 each study's wall time, so a reader knows what the numbers came from and how long they took.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -54,6 +56,33 @@ def copy_study(source: Path, target: Path) -> int:
     return count
 
 
+def _copy_page(output: Path, target: Path) -> None:
+    """The profile's report page and compare page, with links to what is not shipped (executed
+    notebooks, logs, PDFs) turned into plain text, and a lone `[PDF](...)` line dropped."""
+    for path in sorted(output.glob("*.csv")):
+        shutil.copy2(path, target / path.name)
+    for path in sorted(output.glob("*.png")):
+        _small_png(path, target / path.name)
+    for path in sorted(output.glob("*.md")):
+        lines = [_unlink_missing(line, target) for line in path.read_text().splitlines()]
+        (target / path.name).write_text("\n".join(line for line in lines if line.strip() != "PDF")
+                                        + "\n")
+
+
+def _unlink_missing(line: str, folder: Path) -> str:
+    """`[text](target)` kept where `folder/target` exists, else just `text`."""
+    def keep(match: re.Match) -> str:
+        text, where = match.group(1), match.group(2)
+        if "://" in where or (folder / where.split("#")[0]).exists():
+            return match.group(0)
+        return text
+
+    return _LINK.sub(keep, line)
+
+
+_LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(([^)\s]+)\)")
+
+
 def _small_png(source: Path, target: Path) -> None:
     from PIL import Image
 
@@ -77,8 +106,7 @@ def provenance(profile: str, studies: list[Path]) -> list[str]:
     lines = [f"# Shipped `{profile}` results", "",
              f"- made: {time.strftime('%Y-%m-%d %H:%M %Z')}",
              f"- commit: `{commit}`{dirty}",
-             f"- torch: {torch.__version__}, float32, {torch.get_num_threads()} thread(s) "
-             "per run",
+             f"- torch: {torch.__version__}; {_how(studies)}",
              f"- machine: {_cpu()}, {os.cpu_count()} cores, {_memory()}, "
              f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
              "", "| output | study | wall time | finished |", "| --- | --- | --- | --- |"]
@@ -95,7 +123,8 @@ def provenance(profile: str, studies: list[Path]) -> list[str]:
 def ship(profile: str, figures: Path, reference: Path) -> list[str]:
     """Copy every finished study of `profile` into `reference`; return what was done."""
     outputs = finished_outputs(profile, figures)
-    studies = [s for output in outputs for s in study_folders(output)]
+    studies = sorted((s for output in outputs for s in study_folders(output)),
+                     key=lambda folder: folder.name)
     if not studies:
         raise ValueError(f"no finished {profile} study in {figures}: run `initlab run "
                          f"--profile {profile}` first")
@@ -105,12 +134,30 @@ def ship(profile: str, figures: Path, reference: Path) -> list[str]:
         for folder in study_folders(output):
             count = copy_study(folder, target_output / folder.name)
             lines.append(f"{folder.parent.name}/{folder.name}: {count} files")
-        if (output / "README.md").exists():
-            shutil.copy2(output / "README.md", target_output / "README.md")
+        _copy_page(output, target_output)
     about = reference / f"ABOUT-{profile}.md"
     about.write_text("\n".join(provenance(profile, studies)))
     lines.append(f"wrote {about}")
     return lines
+
+
+def _how(studies: list[Path]) -> str:
+    """Threads per run and runs at once, from the studies' run records (the CLI's values)."""
+    from initlab.store import pool
+
+    records = [json.loads((folder / "run.json").read_text()) for folder in studies]
+    threads = {r.get("threads") or 1 for r in records}
+    jobs = {(r.get("cluster") or {}).get("jobs") or pool.cores() for r in records}
+    return (f"{'/'.join(map(str, sorted(threads)))} CPU thread(s) per run, "
+            f"{'/'.join(map(str, sorted(jobs)))} runs at once on {_device(records)}")
+
+
+def _device(records: list[dict]) -> str:
+    """The device the runs asked for; "auto" on a machine without a GPU is its CPU."""
+    from initlab.training.runtime import pick_device
+
+    asked = sorted({r.get("device", "auto") for r in records})
+    return "/".join(pick_device(d).type if d == "auto" else d for d in asked)
 
 
 def _git(root: Path, *args: str) -> str:
