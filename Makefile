@@ -41,9 +41,9 @@ test-fast: $(STAMP)
 render: $(STAMP)
 	$(BIN)/initlab render --profile $(PROFILE)
 
-## The shipped quick results (figures/reference/): every study's quick profile from an empty
-## store or not (01 and 02 on Fashion-MNIST, which Debian packages), then copied with the date,
-## commit, torch and machine (initlab reference).
+## The shipped quick results (figures/reference/): every study's quick profile (01 and 02 on
+## Fashion-MNIST, which Debian packages; runs already stored are loaded, so for the timed
+## results start from an empty store), then copied with date, commit, torch and machine.
 reference-quick: $(STAMP)
 	$(BIN)/initlab run --profile quick 01_warm_start 02_clustered_init -p dataset fashion_mnist
 	$(BIN)/initlab run --profile quick 03_agop_nfm_init 04_baselines_transfer 05_parameter_dynamics

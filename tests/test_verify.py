@@ -42,6 +42,19 @@ def test_integer_keys_of_a_table_with_floats_match_their_rows():
         "table1: cosine at filter=1, n=3 is 0.5 (reference 0.31, tolerance 0)"]
 
 
+def test_rows_that_share_their_text_keys_match_in_order():
+    reference = pd.DataFrame({"arch": ["lenet5"] * 3, "seed": [0] * 3,
+                              "tolerance": [1e-6, 1e-3, 0.1], "share": [97.7, 88.3, 0.1]})
+    check = verify.compare_table("share_vs_tolerance", reference.copy(), reference)
+    assert check.ok and check.equal == 6, check.different
+    ours = reference.copy()
+    ours.loc[1, "share"] = 500.0  # the spread over these rows' seeds is 2 x 54
+    different = verify.compare_table("share_vs_tolerance", ours, reference).different
+    assert len(different) == 1 and different[0].startswith(
+        "share_vs_tolerance: share at arch=lenet5, seed=0 (row 2 of these) is 500 (reference "
+        "88.3, tolerance 10")
+
+
 def test_per_seed_tables_take_the_spread_over_seeds_of_the_same_row():
     reference = pd.DataFrame({"init": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
                               "accuracy": [70.0, 72.0, 74.0, 50.0, 50.0, 50.0]})

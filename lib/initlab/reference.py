@@ -87,9 +87,13 @@ def _small_png(source: Path, target: Path) -> None:
     from PIL import Image
 
     with Image.open(source) as image:
+        image = image.convert("RGB")
         if image.width > MAX_WIDTH:
             height = round(image.height * MAX_WIDTH / image.width)
             image = image.resize((MAX_WIDTH, height), Image.LANCZOS)
+        # 256 colours: a chart's lines and a heatmap's colour map survive; 2-3x fewer bytes
+        image = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                               dither=Image.Dither.NONE)
         image.save(target, optimize=True)
 
 
@@ -101,10 +105,15 @@ def provenance(profile: str, studies: list[Path]) -> list[str]:
 
     root = paths.project_root()
     commit = _git(root, "rev-parse", "HEAD") or "unknown"
-    dirty = " (with uncommitted changes)" if _git(root, "status", "--porcelain",
-                                                   "--untracked-files=no") else ""
+    changed = [line[3:] for line in _git(root, "status", "--porcelain",
+                                         "--untracked-files=no").splitlines()]
+    dirty = f" (uncommitted changes: {', '.join(changed[:5])}{', ...' * (len(changed) > 5)})" \
+        if changed else ""
     lines = [f"# Shipped `{profile}` results", "",
-             f"- made: {time.strftime('%Y-%m-%d %H:%M %Z')}",
+             f"- made: {time.strftime('%Y-%m-%d %H:%M %Z')}, by `initlab reference --profile "
+             f"{profile}` from the finished runs" + (" (`make reference-quick`: the quick runs "
+                                                     "of every study, then this)"
+                                                     if profile == "quick" else ""),
              f"- commit: `{commit}`{dirty}",
              f"- torch: {torch.__version__}; {_how(studies)}",
              f"- machine: {_cpu()}, {os.cpu_count()} cores, {_memory()}, "

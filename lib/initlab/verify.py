@@ -69,13 +69,17 @@ def compare_table(name: str, ours: pd.DataFrame, reference: pd.DataFrame) -> Tab
     check = TableCheck(name)
     keys = _keys(reference)
     spread = _seed_spread(reference, keys)
-    ours_by_key = {tuple(map(str, r)): i for i, r in zip(ours.index, ours[keys].itertuples(
-        index=False))} if set(keys) <= set(ours.columns) else {}
+    ours_by_key = _rows_by_key(ours, keys) if set(keys) <= set(ours.columns) else {}
     # keys from itertuples, not from `row`: iterrows upcasts a row's ints to float (0 -> 0.0)
     key_rows = list(reference[keys].itertuples(index=False))
+    seen: dict[tuple, int] = {}
     for (index, row), key in zip(reference.iterrows(), key_rows):
-        where = ours_by_key.get(tuple(map(str, key)))
-        label = ", ".join(f"{k}={v}" for k, v in zip(keys, key)) or f"row {index}"
+        key = tuple(map(str, key))
+        nth = seen[key] = seen.get(key, -1) + 1  # rows sharing their text keys match in order
+        found = ours_by_key.get(key, [])
+        where = found[nth] if nth < len(found) else None
+        label = (", ".join(f"{k}={v}" for k, v in zip(keys, key)) or f"row {index}") + (
+            f" (row {nth + 1} of these)" if nth else "")
         if where is None:
             check.different.append(f"{name}: row {label} is missing")
             continue
@@ -94,6 +98,15 @@ def compare_table(name: str, ours: pd.DataFrame, reference: pd.DataFrame) -> Tab
                     f"{name}: {column} at {label} is {mine:g}"
                     f" (reference {float(row[column]):g}, tolerance {tolerance:.3g})")
     return check
+
+
+def _rows_by_key(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, list]:
+    """Each text key of `frame` -> its rows' indices in order (a key may recur when a float
+    column, a tolerance or a threshold, tells the rows apart)."""
+    rows: dict[tuple, list] = {}
+    for index, key in zip(frame.index, frame[keys].itertuples(index=False)):
+        rows.setdefault(tuple(map(str, key)), []).append(index)
+    return rows
 
 
 def _tolerance(row: pd.Series, column: str, spread: pd.DataFrame | None, index) -> float:
