@@ -21,7 +21,10 @@ from initlab import paths
 ROOT = paths.project_root()
 
 
-COMMAND = [sys.executable, "-m", "initlab.cli", "run", "01_warm_start"]
+# --jobs 1: the runs are computed in the kernel itself, one after another, so the kernel holds
+# a run's lock while the test acts (with two worker processes both smoke runs can end before
+# the test's signal arrives); stopping the workers on Ctrl-C is tests/test_pool.py's
+COMMAND = [sys.executable, "-m", "initlab.cli", "run", "01_warm_start", "--jobs", "1"]
 
 
 def _env(tmp_path: Path) -> dict[str, str]:

@@ -138,9 +138,12 @@ def test_processes_started_at_once_train_every_run_once(reference, tmp_path):
     processes = 3
     study = "02_clustered_init"
     envs = [_env(tmp_path, f"figures{i}") for i in range(processes)]
-    started = [subprocess.Popen([sys.executable, "-m", "initlab.cli", "run", *STUDY02], cwd=ROOT,
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for env in envs]
+    # each process computes in its own kernel (--jobs 1): the lock between processes is the
+    # property; with worker pools the first process's two workers may take all nine runs
+    # before the other kernels start
+    command = [sys.executable, "-m", "initlab.cli", "run", *STUDY02, "--jobs", "1"]
+    started = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for env in envs]
     ended = [p.communicate(timeout=600) for p in started]
     for process, (_, err) in zip(started, ended):
         assert process.returncode == 0, err[-3000:]

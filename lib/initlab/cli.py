@@ -77,14 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _executor_arguments(p: argparse.ArgumentParser) -> None:
     """Where `initlab run` computes the missing runs (see `training.cluster.Cluster`)."""
-    group = p.add_argument_group("executor", "send the missing runs out as jobs (default: "
-                                 "compute them here, one after another)")
+    group = p.add_argument_group("executor", "where the missing runs are computed (default: "
+                                 "here, on a CPU one per core at once in worker processes)")
     group.add_argument("--executor", choices=("local", "slurm"), default="",
                        help="local: processes on this machine (one GPU each where there are "
                        "several); slurm: one SLURM job array per batch of runs")
     group.add_argument("--jobs", type=int, default=0,
-                       help="at most this many jobs at once (default: local one per GPU or "
-                       "CPU core; slurm as many as the scheduler starts)")
+                       help="at most this many runs at once (default: here and local one "
+                       "per GPU or CPU core; slurm as many as the scheduler starts); here, 1 "
+                       "computes them in the notebook's own process")
     group.add_argument("--gpus", type=int, default=0, help="GPUs per job")
     for name, text in (("partition", "SLURM partition"), ("memory", "memory per job, e.g. 16G"),
                        ("time", "time limit per job, e.g. 4:00:00 (default: the partition's)"),

@@ -58,11 +58,11 @@ def compute_all(run: Callable[..., Any], study: str, missing: list, fn, runtime:
     """Compute `missing` runs with `run` (`store.run`), `size` at a time, with one progress
     bar; return a line per diverged run (the others are stored). An interrupt stops the
     workers (their runs resume from their last finished epoch next time)."""
-    futures = compute(run, study, missing, fn, runtime, root, size)
-    failures = []
-    bar = progress.bar(total=len(missing), desc=f"{desc}, {size} at once", leave=True,
-                       mode=runtime.progress)
-    try:
+    failures, bar = [], None
+    try:  # from the first submission: an interrupt while submitting must stop the workers too
+        futures = compute(run, study, missing, fn, runtime, root, size)
+        bar = progress.bar(total=len(missing), desc=f"{desc}, {size} at once", leave=True,
+                           mode=runtime.progress)
         for settings, future in zip(missing, futures):
             try:
                 result(future)
@@ -73,7 +73,8 @@ def compute_all(run: Callable[..., Any], study: str, missing: list, fn, runtime:
         stop()
         raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return failures
 
 
