@@ -34,7 +34,14 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 def _start(tmp_path: Path) -> subprocess.Popen:
     return subprocess.Popen(COMMAND, cwd=ROOT, env=_env(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """Ctrl-C's default in the command, whoever started pytest: a shell's background job
+    (`cmd &`) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _kernel_once_training(job: subprocess.Popen, store: Path) -> int:

@@ -43,6 +43,12 @@ def test_the_default_is_one_run_per_core_on_a_cpu_and_one_on_a_gpu():
     assert pool.workers(Runtime(device="cpu").in_process(), 100) == 1
 
 
+def default_sigint() -> None:
+    """Ctrl-C's default in the child, whoever started pytest: a shell's background job (`cmd &`)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -64,7 +70,8 @@ def test_ctrl_c_stops_the_workers_and_leaves_no_run_stored(tmp_path):
     signals = tmp_path / "signals"
     signals.mkdir()
     parent = subprocess.Popen([sys.executable, str(TESTS / "pool_job.py"), str(tmp_path / "s"),
-                               str(signals)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               str(signals)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=default_sigint)
     started = [signals / f"started-{i}" for i in range(2)]
     _until(lambda: all(f.exists() and f.read_text() for f in started) or parent.poll() is not None,
            "both workers to start their run")
