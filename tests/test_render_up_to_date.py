@@ -107,10 +107,15 @@ def test_an_edited_notebook_renders_again(executed, capsys):
     assert len(executed) == 2
 
 
-def test_an_edited_package_file_renders_again(executed, capsys):
-    _render(capsys)
+def _edit_package_file() -> None:
+    """An edit to one of the package's modules (the fixture's copy of the package)."""
     module = stamp.SOURCE / "plots.py"
     module.write_text(module.read_text() + "\n# edited\n")
+
+
+def test_an_edited_package_file_renders_again(executed, capsys):
+    _render(capsys)
+    _edit_package_file()
     assert stamp.why_stale(stamp.Request(STUDY, "smoke")) == "the initlab package changed"
     _render(capsys)
     assert len(executed) == 2
@@ -205,8 +210,7 @@ def test_an_input_changed_while_the_notebook_ran_leaves_no_stamp(executed, capsy
 
 def test_after_a_failed_render_the_old_stamp_still_names_the_old_inputs(executed, capsys):
     _render(capsys)
-    module = stamp.SOURCE / "plots.py"
-    module.write_text(module.read_text() + "\n# edited\n")
+    _edit_package_file()
 
     def fail():
         raise papermill.PapermillExecutionError(3, 3, "x", "ValueError", "boom", [])

@@ -165,10 +165,3 @@ def parse_value(text: str) -> Any:
     if isinstance(value, float) and value == 0 and _nonzero(text):
         return text
     return value
-
-
-def _nonzero(text: str) -> bool:
-    try:
-        return decimal.Decimal(text.strip().replace("_", "")) != 0
-    except decimal.InvalidOperation:
-        return False
