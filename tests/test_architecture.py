@@ -11,7 +11,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lib" / "initlab"
 LAYERS = {"base": 0, "core": 1, "studies": 2, "top": 3}
-BASE = ("initlab.paths", "initlab.seeds", "initlab.settings", "initlab.registry",
+BASE = ("initlab.paths", "initlab.machine", "initlab.seeds", "initlab.settings", "initlab.registry",
         "initlab.tempfiles", "initlab.data", "initlab.catalog",
         "initlab.models")
 CORE = ("initlab.training", "initlab.inits", "initlab.metrics", "initlab.store",

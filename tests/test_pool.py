@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from initlab import store
+from initlab import machine, store
 from initlab.store import pool
 from initlab.training.cluster import Cluster
 from initlab.training.runtime import Runtime
@@ -36,9 +36,9 @@ def test_two_at_once_compute_in_worker_processes_the_numbers_computed_here(tmp_p
 
 def test_the_default_is_one_run_per_core_on_a_cpu_and_one_on_a_gpu():
     cpu = Runtime(device="cpu")
-    assert pool.workers(cpu, 100) == pool.cores()
+    assert pool.workers(cpu, 100) == machine.cores()
     assert pool.workers(cpu, 1) == 1
-    assert pool.workers(Runtime(device="cpu", threads=2), 100) == max(1, pool.cores() // 2)
+    assert pool.workers(Runtime(device="cpu", threads=2), 100) == max(1, machine.cores() // 2)
     assert pool.workers(Runtime(device="cpu", cluster=Cluster(jobs=3)), 100) == 3
     assert pool.workers(Runtime(device="cpu").in_process(), 100) == 1
 

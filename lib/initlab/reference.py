@@ -152,11 +152,11 @@ def ship(profile: str, figures: Path, reference: Path) -> list[str]:
 
 def _how(studies: list[Path]) -> str:
     """Threads per run and runs at once, from the studies' run records (the CLI's values)."""
-    from initlab.store import pool
+    from initlab import machine
 
     records = [json.loads((folder / "run.json").read_text()) for folder in studies]
     threads = {r.get("threads") or 1 for r in records}
-    jobs = {(r.get("cluster") or {}).get("jobs") or pool.cores() for r in records}
+    jobs = {(r.get("cluster") or {}).get("jobs") or machine.cores() for r in records}
     return (f"{'/'.join(map(str, sorted(threads)))} CPU thread(s) per run, "
             f"{'/'.join(map(str, sorted(jobs)))} runs at once on {_device(records)}")
 

@@ -10,19 +10,17 @@ two notebooks in threads of one process would mix their logs.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from initlab import paths
+from initlab import machine, paths
 
 
 def workers(studies: list[str]) -> int:
     """How many studies to render at once: one per CPU core this process may use."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(len(studies), cores or 1))
+    return max(1, min(len(studies), machine.cores()))
 
 
 def options(args) -> list[str]:

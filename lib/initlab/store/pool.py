@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
-import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
+from initlab import machine
 from initlab.training import progress
 from initlab.training.loop import TrainingDiverged
 from initlab.training.runtime import Runtime
@@ -34,20 +34,13 @@ class WorkerDied(RuntimeError):
     """A worker process ended without finishing its run (killed, or out of memory)."""
 
 
-def cores() -> int:
-    """CPU cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def workers(runtime: Runtime, missing: int) -> int:
     """How many runs to compute at once here: the user's `jobs`; else, on a CPU, as many as
     the cores hold runs of `cpu_threads` threads; one on a GPU."""
     if runtime.cluster.jobs:
         wanted = runtime.cluster.jobs
     elif runtime.torch_device.type == "cpu":
-        wanted = cores() // runtime.cpu_threads
+        wanted = machine.cores() // runtime.cpu_threads
     else:
         wanted = 1
     return max(1, min(wanted, missing))
